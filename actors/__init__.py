@@ -1,0 +1,1 @@
+"""Thin Ray actors around library objects (installed as srft_ray.actors)."""

@@ -1,0 +1,1 @@
+"""Entry points for `ray job submit` (installed as srft_ray.jobs)."""

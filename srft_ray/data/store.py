@@ -1,0 +1,212 @@
+"""Arrow schema for trajectories and a Parquet store that appends incrementally.
+
+A store is a directory of Parquet part files. Each `append` writes one new part atomically
+(temporary name, fsync, rename), so a crash loses at most the batch in flight and never leaves a
+half-written file that readers would trip on. The store refuses to write a trajectory id twice:
+retries after a crash or a dead worker cannot duplicate data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from srft_ray.data.model import DataError, Outcome, Provenance, Step, StepLabel, Trajectory
+
+SCHEMA_VERSION = 1
+COMPLETE_MARKER = "_COMPLETE"
+
+LABEL_TYPE = pa.struct(
+    [
+        ("label", pa.string()),
+        ("source", pa.string()),
+        ("confidence", pa.float64()),
+        ("model", pa.string()),
+        ("prompt_version", pa.string()),
+        ("rationale", pa.string()),
+    ]
+)
+STEP_TYPE = pa.struct(
+    [
+        ("index", pa.int32()),
+        ("assistant", pa.string()),
+        ("token_ids", pa.list_(pa.int32())),
+        ("logprobs", pa.list_(pa.float64())),
+        ("command", pa.string()),
+        ("observation", pa.string()),
+        ("returncode", pa.int32()),
+        ("end_reason", pa.string()),
+        ("model_seconds", pa.float64()),
+        ("exec_seconds", pa.float64()),
+        ("labels", pa.list_(LABEL_TYPE)),
+    ]
+)
+OUTCOME_TYPE = pa.struct(
+    [
+        ("exit_status", pa.string()),
+        ("patch", pa.string()),
+        ("resolved", pa.bool_()),
+        ("test_results", pa.string()),  # JSON object: test name -> status
+        ("grading_log", pa.string()),
+    ]
+)
+PROVENANCE_TYPE = pa.struct(
+    [
+        ("policy_model", pa.string()),
+        ("policy_version", pa.string()),
+        ("round", pa.int32()),
+        ("sampling_params", pa.string()),  # JSON object
+        ("config_hash", pa.string()),
+        ("agent", pa.string()),
+        ("created_at", pa.float64()),
+        ("source_file", pa.string()),
+    ]
+)
+TRAJECTORY_SCHEMA = pa.schema(
+    [
+        ("trajectory_id", pa.string()),
+        ("instance_id", pa.string()),
+        ("system_prompt", pa.string()),
+        ("task_prompt", pa.string()),
+        ("steps", pa.list_(STEP_TYPE)),
+        ("outcome", OUTCOME_TYPE),
+        ("provenance", PROVENANCE_TYPE),
+        ("observation_role", pa.string()),
+        ("extra", pa.string()),  # JSON object
+    ],
+    metadata={"srft_ray.schema_version": str(SCHEMA_VERSION)},
+)
+
+
+def trajectory_to_record(traj: Trajectory) -> dict[str, Any]:
+    """A plain dict matching TRAJECTORY_SCHEMA (dict-valued fields become JSON text)."""
+    record = asdict(traj)
+    record["outcome"]["test_results"] = json.dumps(traj.outcome.test_results, sort_keys=True)
+    record["provenance"]["sampling_params"] = json.dumps(
+        traj.provenance.sampling_params, sort_keys=True
+    )
+    record["extra"] = json.dumps(traj.extra, sort_keys=True)
+    return record
+
+
+def trajectory_from_record(record: dict[str, Any]) -> Trajectory:
+    """Inverse of `trajectory_to_record`."""
+    steps = [
+        Step(**{**s, "labels": [StepLabel(**lab) for lab in s["labels"] or []]})
+        for s in record["steps"] or []
+    ]
+    outcome = dict(record["outcome"])
+    outcome["test_results"] = json.loads(outcome["test_results"] or "{}")
+    provenance = dict(record["provenance"])
+    provenance["sampling_params"] = json.loads(provenance["sampling_params"] or "{}")
+    return Trajectory(
+        trajectory_id=record["trajectory_id"],
+        instance_id=record["instance_id"],
+        system_prompt=record["system_prompt"],
+        task_prompt=record["task_prompt"],
+        steps=steps,
+        outcome=Outcome(**outcome),
+        provenance=Provenance(**provenance),
+        observation_role=record["observation_role"],
+        extra=json.loads(record["extra"] or "{}"),
+    )
+
+
+def trajectories_to_table(trajs: Iterable[Trajectory]) -> pa.Table:
+    return pa.Table.from_pylist([trajectory_to_record(t) for t in trajs], schema=TRAJECTORY_SCHEMA)
+
+
+def trajectories_from_table(table: pa.Table) -> list[Trajectory]:
+    return [trajectory_from_record(r) for r in table.to_pylist()]
+
+
+class TrajectoryStore:
+    """An append-only directory of Parquet parts holding trajectories, unique by trajectory_id."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._ids: set[str] | None = None
+
+    def parts(self) -> list[Path]:
+        return sorted(self.path.glob("part-*.parquet"))
+
+    def ids(self) -> set[str]:
+        """Trajectory ids already stored (read once, then kept up to date by `append`)."""
+        if self._ids is None:
+            self._ids = set()
+            for part in self.parts():
+                column = pq.read_table(part, columns=["trajectory_id"]).column(0)
+                self._ids.update(column.to_pylist())
+        return self._ids
+
+    def __len__(self) -> int:
+        return len(self.ids())
+
+    def append(self, trajs: Iterable[Trajectory]) -> int:
+        """Write the trajectories not yet stored as one new part; returns how many were written."""
+        ids = self.ids()
+        fresh: list[Trajectory] = []
+        for traj in trajs:
+            if traj.trajectory_id in ids or any(
+                t.trajectory_id == traj.trajectory_id for t in fresh
+            ):
+                continue
+            fresh.append(traj)
+        if not fresh:
+            return 0
+        table = trajectories_to_table(fresh)
+        parts = self.parts()
+        next_index = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
+        final = self.path / f"part-{next_index:06d}.parquet"
+        tmp = self.path / f".tmp-{final.name}.{os.getpid()}"
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        ids.update(t.trajectory_id for t in fresh)
+        return len(fresh)
+
+    def __iter__(self) -> Iterator[Trajectory]:
+        for part in self.parts():
+            try:
+                table = pq.read_table(part, schema=TRAJECTORY_SCHEMA)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise DataError(f"{part}: not a readable trajectory part: {exc}") from exc
+            yield from trajectories_from_table(table)
+
+    def read_all(self) -> list[Trajectory]:
+        return list(self)
+
+    # A producer marks the store complete when it will write no more; consumers that stream
+    # (critique tailing collection) stop once the store is complete and fully read.
+    def mark_complete(self) -> None:
+        (self.path / COMPLETE_MARKER).write_text("complete\n")
+
+    def is_complete(self) -> bool:
+        return (self.path / COMPLETE_MARKER).exists()
+
+    def follow(self, poll_s: float = 0.5, timeout_s: float | None = None) -> Iterator[Trajectory]:
+        """Yield trajectories as new parts appear, until the store is complete and drained."""
+        seen: set[Path] = set()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            complete = self.is_complete()  # read before listing parts, so no part is missed
+            new = [part for part in self.parts() if part not in seen]
+            for part in new:
+                seen.add(part)
+                yield from trajectories_from_table(pq.read_table(part, schema=TRAJECTORY_SCHEMA))
+            if complete and not new:
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{self.path}: not complete after {timeout_s}s")
+            if not new:
+                time.sleep(poll_s)
