@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from srft_ray.cli import main as srft_main
+
+
+def test_srft_sandbox_prints_output_returncode_and_reason(source_repo, capsys):
+    status = srft_main(["sandbox", "--dir", str(source_repo), "--", "ls; exit 3"])
+    out = capsys.readouterr().out
+    assert status == 3
+    assert "calc.py" in out and "returncode=3 end_reason=exit" in out
+
+
+def test_srft_sandbox_timeout_and_overrides(source_repo, capsys):
+    status = srft_main(
+        [
+            "sandbox",
+            "--dir",
+            str(source_repo),
+            "--timeout",
+            "1",
+            "-o",
+            "memory_mb=300",
+            "--",
+            "sleep",
+            "5",
+        ]
+    )
+    assert status == 124
+    assert "returncode=None end_reason=timeout" in capsys.readouterr().out
+
+
+def test_srft_sandbox_bad_input(source_repo, capsys):
+    assert srft_main(["sandbox", "--dir", str(source_repo / "missing"), "--", "ls"]) == 2
+    assert srft_main(["sandbox", "-o", "memory=1", "--", "ls"]) == 2
+    assert "unknown key 'memory'" in capsys.readouterr().err
