@@ -1,0 +1,62 @@
+"""RolloutWorker: a Ray actor that runs several agent episodes at once, each in its own sandbox.
+
+Thin by design: all logic is in srft_ray.agent.episode.EpisodeRunner, which plain tests reach
+directly. The actor is threaded (max_concurrency = episodes per worker + 1 for control calls);
+episodes block on sandbox commands and model calls, so threads overlap them well.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ray
+
+from srft_ray.agent.episode import EpisodeConfig, EpisodeRunner
+from srft_ray.data.model import Task, Trajectory
+
+
+class RolloutWorker:
+    def __init__(
+        self,
+        config: EpisodeConfig,
+        *,
+        task_source: str,
+        repos_dir: str = "",
+        round_index: int = 0,
+        config_hash: str = "",
+        engine: Any = None,
+    ):
+        from srft_ray.tasks.source import load_task_source
+
+        self.runner = EpisodeRunner(
+            config,
+            task_source=load_task_source(task_source, repos_dir=repos_dir),
+            round_index=round_index,
+            config_hash=config_hash,
+            engine=engine,
+        )
+
+    def run_episode(self, task: Task, sample_index: int) -> Trajectory:
+        return self.runner.run(task, sample_index)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+def start_rollout_worker(
+    config: EpisodeConfig,
+    *,
+    episodes_per_worker: int,
+    num_cpus: float = 1.0,
+    **kwargs: Any,
+):
+    """One RolloutWorker actor able to run `episodes_per_worker` episodes concurrently."""
+    return (
+        ray.remote(RolloutWorker)
+        .options(num_cpus=num_cpus, max_concurrency=episodes_per_worker + 1, max_restarts=0)
+        .remote(config, **kwargs)
+    )
