@@ -1,0 +1,376 @@
+"""Run directory layout and the manifests that make a restarted loop resume instead of redo.
+
+    RUN_DIR/
+      run.json                       run manifest: the run config and the rounds started so far
+      round-000/
+        manifest.json                round manifest: per stage status, input/output hashes, metrics
+        collected/                   TrajectoryStore written by collect
+        labelled/                    TrajectoryStore written by critique
+        checkpoint/                  training checkpoints (DCP), for resume inside train
+        export/                      Hugging Face safetensors export: the next round's policy
+        train/metrics.jsonl          one JSON object per optimizer step (TRAIN_METRIC_FIELDS)
+        eval/                        TrajectoryStore of held-out evaluation episodes
+      report/index.html              `srft report RUN_DIR`
+      report/trajectories/*.html     per-trajectory viewer pages
+
+A stage is skipped on restart only when it is done AND the hash of its inputs (config hash, the
+content hash of the datasets and checkpoints it reads) equals the hash recorded when it ran.
+Inputs chain through outputs (critique's input is collect's output hash), so redoing one stage
+invalidates everything downstream of it without any extra bookkeeping.
+Manifests are written atomically (temporary file, fsync, rename): a crash mid-write leaves the
+previous manifest in place.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from srft_ray.data.model import DataError
+from srft_ray.rounds.hashing import (
+    checkpoint_hash,
+    content_hash,
+    dataset_hash,
+    file_hash,
+    inputs_hash,
+    json_hash,
+    read_json,
+    write_json_atomic,
+)
+from srft_ray.rounds.layout import (
+    STAGE_METRICS,
+    STAGES,
+    TRAIN_METRIC_FIELDS,
+    RoundPaths,
+    append_train_metrics,
+    read_train_metrics,
+    report_dir,
+    round_dir,
+    round_paths,
+)
+
+__all__ = [
+    "STAGE_METRICS",
+    "STAGES",
+    "TRAIN_METRIC_FIELDS",
+    "RoundManifest",
+    "RoundPaths",
+    "RunManifest",
+    "Stage",
+    "StageRecord",
+    "append_train_metrics",
+    "checkpoint_hash",
+    "content_hash",
+    "dataset_hash",
+    "file_hash",
+    "inputs_hash",
+    "json_hash",
+    "read_train_metrics",
+    "report_dir",
+    "round_dir",
+    "round_paths",
+    "write_json_atomic",
+]
+
+MANIFEST_VERSION = 1
+StageStatus = Literal["pending", "running", "done", "failed"]
+STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
+
+
+# ----------------------------------------------------------------------------- round manifest
+
+
+@dataclass(kw_only=True)
+class StageRecord:
+    """What one stage of one round did: its status, inputs, outputs, metrics and attempts."""
+
+    status: StageStatus = "pending"
+    inputs: dict[str, str] = field(default_factory=dict)
+    """Input name -> content hash (config, dataset, checkpoint)."""
+    inputs_hash: str = ""
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Output name -> {"path": relative to the run dir when inside it, "hash": content hash}."""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str = ""
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per start: {"started_at", "ended_at", "status", "inputs_hash", "error"}."""
+
+    @property
+    def wall_s(self) -> float:
+        """Seconds spent in this stage over all attempts (interrupted ones count up to now)."""
+        total = 0.0
+        for attempt in self.attempts:
+            end = attempt.get("ended_at")
+            if end is None:  # still running (only the last attempt can be)
+                end = time.time()
+            total += max(0.0, end - attempt["started_at"])
+        return total
+
+
+class Stage:
+    """A handle on one stage of a round manifest; every change is saved at once."""
+
+    def __init__(self, manifest: RoundManifest, name: str):
+        self.manifest = manifest
+        self.name = name
+
+    @property
+    def record(self) -> StageRecord:
+        return self.manifest.stages[self.name]
+
+    def is_done(self, current_inputs_hash: str) -> bool:
+        return self.manifest.is_done(self.name, current_inputs_hash)
+
+    def should_resume(self, current_inputs_hash: str) -> bool:
+        """True when an earlier attempt on the same inputs did not finish: keep its partial output."""
+        rec = self.record
+        return rec.status in ("running", "failed") and rec.inputs_hash == current_inputs_hash
+
+    def start(self, inputs: Mapping[str, str]) -> Stage:
+        rec = self.record
+        now = time.time()
+        if rec.attempts and rec.attempts[-1].get("ended_at") is None:
+            # The previous attempt died with the driver. It ended some time after its last
+            # heartbeat; counting up to now would add the downtime to the stage's wall time.
+            last = rec.attempts[-1]
+            last.update(ended_at=last.get("last_seen_at", last["started_at"]), status="interrupted")
+        rec.inputs = dict(inputs)
+        rec.inputs_hash = inputs_hash(inputs)
+        rec.status, rec.started_at, rec.finished_at, rec.error = "running", now, None, ""
+        rec.attempts.append(
+            {
+                "started_at": now,
+                "ended_at": None,
+                "status": "running",
+                "inputs_hash": rec.inputs_hash,
+            }
+        )
+        self.manifest.save()
+        return self
+
+    def heartbeat(self, metrics: Mapping[str, Any] | None = None) -> None:
+        """Record that the stage is alive (and its partial metrics); call every few seconds."""
+        rec = self._require_running("heartbeat")
+        rec.attempts[-1]["last_seen_at"] = time.time()
+        if metrics:
+            rec.metrics = json.loads(json.dumps(dict(metrics), default=str))
+        self.manifest.save()
+
+    def finish(
+        self,
+        outputs: Mapping[str, str | Path] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> Stage:
+        """Mark done; each output path is content-hashed so downstream stages can key on it."""
+        rec = self._require_running("finish")
+        rec.outputs = {
+            name: {"path": self.manifest.relative(path), "hash": content_hash(path)}
+            for name, path in (outputs or {}).items()
+        }
+        rec.metrics = json.loads(json.dumps(dict(metrics or {}), default=str))
+        self._end("done")
+        return self
+
+    def fail(self, error: BaseException | str) -> Stage:
+        rec = self._require_running("fail")
+        if isinstance(error, BaseException):
+            error = "".join(traceback.format_exception_only(type(error), error)).strip()
+        rec.error = str(error)[-4000:]
+        self._end("failed")
+        return self
+
+    def output_hash(self, name: str) -> str:
+        try:
+            return self.record.outputs[name]["hash"]
+        except KeyError:
+            raise DataError(
+                f"{self.manifest.path}: stage {self.name!r} has no output {name!r} "
+                f"(status {self.record.status})"
+            ) from None
+
+    def output_path(self, name: str) -> Path:
+        self.output_hash(name)
+        return self.manifest.absolute(self.record.outputs[name]["path"])
+
+    def _require_running(self, action: str) -> StageRecord:
+        rec = self.record
+        if rec.status != "running":
+            raise RuntimeError(f"stage {self.name!r}: {action}() before start() (is {rec.status})")
+        return rec
+
+    def _end(self, status: StageStatus) -> None:
+        rec = self.record
+        rec.status, rec.finished_at = status, time.time()
+        rec.attempts[-1].update(ended_at=rec.finished_at, status=status, error=rec.error)
+        self.manifest.save()
+
+
+class RoundManifest:
+    """RUN_DIR/round-NNN/manifest.json: the state of one round's four stages."""
+
+    def __init__(self, run_dir: Path, round_index: int, stages: dict[str, StageRecord]):
+        self.run_dir = Path(run_dir)
+        self.round_index = round_index
+        self.paths = round_paths(run_dir, round_index)
+        self.stages = stages
+
+    @property
+    def path(self) -> Path:
+        return self.paths.manifest
+
+    @classmethod
+    def load_or_create(cls, run_dir: str | Path, round_index: int) -> RoundManifest:
+        path = round_paths(run_dir, round_index).manifest
+        if path.exists():
+            return cls.load(path, run_dir=run_dir)
+        manifest = cls(Path(run_dir), round_index, {name: StageRecord() for name in STAGES})
+        manifest.save()
+        return manifest
+
+    @classmethod
+    def load(cls, path: str | Path, run_dir: str | Path | None = None) -> RoundManifest:
+        path = Path(path)
+        data = read_json(path, "round manifest")
+        if data.get("version") != MANIFEST_VERSION:
+            raise DataError(f"{path}: manifest version {data.get('version')!r} is not supported")
+        stages: dict[str, StageRecord] = {}
+        for name in STAGES:
+            raw = data.get("stages", {}).get(name, {})
+            try:
+                stages[name] = StageRecord(**raw)
+            except TypeError as exc:
+                raise DataError(f"{path}: stage {name!r}: {exc}") from None
+            if stages[name].status not in STATUSES:
+                raise DataError(f"{path}: stage {name!r}: unknown status {stages[name].status!r}")
+        return cls(Path(run_dir) if run_dir else path.parent.parent, int(data["round"]), stages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": MANIFEST_VERSION,
+            "round": self.round_index,
+            "stages": {name: asdict(rec) for name, rec in self.stages.items()},
+        }
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.to_dict())
+
+    def stage(self, name: str) -> Stage:
+        if name not in self.stages:
+            raise KeyError(f"unknown stage {name!r}; stages are {STAGES}")
+        return Stage(self, name)
+
+    def is_done(self, name: str, current_inputs_hash: str) -> bool:
+        """Done, on the same inputs, and its outputs are still on disk."""
+        rec = self.stage(name).record
+        return (
+            rec.status == "done"
+            and rec.inputs_hash == current_inputs_hash
+            and all(self.absolute(out["path"]).exists() for out in rec.outputs.values())
+        )
+
+    @property
+    def status(self) -> StageStatus:
+        statuses = [rec.status for rec in self.stages.values()]
+        if all(s == "done" for s in statuses):
+            return "done"
+        for status in ("failed", "running"):
+            if status in statuses:
+                return status  # type: ignore[return-value]
+        return "running" if "done" in statuses else "pending"
+
+    def relative(self, path: str | Path) -> str:
+        path = Path(path).resolve()
+        try:
+            return path.relative_to(self.run_dir.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def absolute(self, path: str) -> Path:
+        return Path(path) if Path(path).is_absolute() else self.run_dir / path
+
+
+# ----------------------------------------------------------------------------- run manifest
+
+
+class RunManifest:
+    """RUN_DIR/run.json: the run's config (and earlier configs, if it changed) and its rounds."""
+
+    def __init__(self, run_dir: Path, data: dict[str, Any]):
+        self.run_dir = Path(run_dir)
+        self.data = data
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / "run.json"
+
+    @classmethod
+    def load_or_create(cls, run_dir: str | Path, config: Any = None) -> RunManifest:
+        """Open a run; `config` (a dataclass or dict) is recorded, and a change is kept in history."""
+        run_dir = Path(run_dir)
+        path = run_dir / "run.json"
+        if path.exists():
+            data = read_json(path, "run manifest")
+        else:
+            data = {"version": MANIFEST_VERSION, "created_at": time.time(), "rounds": []}
+            data.update(config=None, config_hash="", config_history=[])
+        manifest = cls(run_dir, data)
+        if config is not None:
+            manifest.set_config(config)
+        elif not path.exists():
+            manifest.save()
+        return manifest
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> RunManifest:
+        run_dir = Path(run_dir)
+        if not (run_dir / "run.json").exists():
+            raise DataError(f"{run_dir}: not a run directory (no run.json)")
+        return cls(run_dir, read_json(run_dir / "run.json", "run manifest"))
+
+    def set_config(self, config: Any) -> bool:
+        """Record the run config; returns True when it differs from the recorded one."""
+        plain = json.loads(
+            json.dumps(asdict(config) if is_dataclass(config) else config, default=str)
+        )
+        new_hash = json_hash(plain)
+        changed = bool(self.data["config_hash"]) and self.data["config_hash"] != new_hash
+        if changed:
+            self.data["config_history"].append(
+                {"config_hash": self.data["config_hash"], "replaced_at": time.time()}
+            )
+        if new_hash != self.data["config_hash"]:
+            self.data.update(config=plain, config_hash=new_hash)
+            self.save()
+        return changed
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        return self.data.get("config")
+
+    def round(self, index: int) -> RoundManifest:
+        """The manifest of round `index`, created (and listed here) on first use."""
+        if index not in self.data["rounds"]:
+            self.data["rounds"] = sorted({*self.data["rounds"], index})
+            self.save()
+        return RoundManifest.load_or_create(self.run_dir, index)
+
+    def round_indices(self) -> list[int]:
+        """Rounds listed here or found on disk (a crash can leave one unlisted)."""
+        found = {
+            int(p.parent.name.split("-")[1]) for p in self.run_dir.glob("round-*/manifest.json")
+        }
+        return sorted(found | set(self.data["rounds"]))
+
+    def rounds(self) -> Iterator[RoundManifest]:
+        for index in self.round_indices():
+            yield RoundManifest.load_or_create(self.run_dir, index)
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.data)
