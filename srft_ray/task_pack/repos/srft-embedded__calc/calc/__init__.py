@@ -1,0 +1,3 @@
+"""Small numeric helpers."""
+
+__version__ = "0.3.0"

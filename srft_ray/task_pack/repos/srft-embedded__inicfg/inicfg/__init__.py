@@ -1,0 +1,3 @@
+"""A tiny INI reader."""
+
+__version__ = "0.9.2"

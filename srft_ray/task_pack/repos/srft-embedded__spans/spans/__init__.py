@@ -1,0 +1,3 @@
+"""Intervals and durations."""
+
+__version__ = "2.0.1"

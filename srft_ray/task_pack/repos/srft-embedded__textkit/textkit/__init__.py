@@ -1,0 +1,3 @@
+"""Text helpers."""
+
+__version__ = "1.1.0"
