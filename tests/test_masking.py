@@ -1,0 +1,235 @@
+"""Masks are exact to the token, for ChatML (SmolLM2) and a Llama-3-style template built locally.
+
+Expected ids are built segment by segment from the literal template strings, independently of the
+renderer (which tokenizes whole renders), so a wrong boundary shows up as a wrong id or mask.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from srft_ray.data.model import Outcome, Step, StepLabel, Trajectory
+from srft_ray.masking import MaskingConfig, encode_chat, render_trajectory
+
+LLAMA3_TEMPLATE = (
+    "{{ '<|begin_of_text|>' }}{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] + '<|eot_id|>' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+)
+
+SYSTEM = "You are a careful engineer.\nUse one bash block per reply."
+TASK = "Fix the bug in calc.py: add(2, 2) returns 5 — «ünïcode» 🚀"
+STEPS = [
+    ("THOUGHT: look first.\n```bash\ncat calc.py\n```", "def add(a, b):\n    return a + b + 1\n"),
+    ("THOUGHT: fix it — ñ.\n```bash\nsed -i 's/ + 1//' calc.py\n```", "(no output)"),
+    ("Done.\n```bash\necho COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n```", "diff --git a/calc.py ..."),
+]
+
+
+def make_traj(labels=(None, None, None), resolved=True, token_ids=(None, None, None)):
+    steps = []
+    for i, ((text, obs), label, ids) in enumerate(zip(STEPS, labels, token_ids)):
+        step = Step(index=i, assistant=text, observation=obs, token_ids=ids)
+        if label:
+            step.labels.append(StepLabel(label=label, source="critic"))
+        steps.append(step)
+    return Trajectory(
+        trajectory_id="t1",
+        instance_id="demo__calc-1",
+        system_prompt=SYSTEM,
+        task_prompt=TASK,
+        steps=steps,
+        outcome=Outcome(resolved=resolved),
+    )
+
+
+@pytest.fixture(scope="module")
+def llama3_tokenizer(tokenizer, tmp_path_factory):
+    """SmolLM2's vocabulary with Llama-3 special tokens and chat template, saved and reloaded."""
+    from transformers import AutoTokenizer
+
+    path = tmp_path_factory.mktemp("llama3-tok")
+    tokenizer.save_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(path)
+    tok.add_special_tokens(
+        {
+            "additional_special_tokens": [
+                "<|begin_of_text|>",
+                "<|start_header_id|>",
+                "<|end_header_id|>",
+                "<|eot_id|>",
+            ]
+        }
+    )
+    tok.chat_template = LLAMA3_TEMPLATE
+    tok.save_pretrained(path)
+    return AutoTokenizer.from_pretrained(path)
+
+
+def chatml_segments(steps_trained):
+    """(text, trained, step) segments of the ChatML render, without the trailing observation."""
+    segs = [
+        (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{TASK}<|im_end|>\n", 0, -1)
+    ]
+    for i, (text, obs) in enumerate(STEPS):
+        segs.append(("<|im_start|>assistant\n", 0, -1))
+        segs.append((text + "<|im_end|>", int(steps_trained[i]), i))
+        if i < len(STEPS) - 1:
+            segs.append((f"\n<|im_start|>user\n{obs}<|im_end|>\n", 0, -1))
+    return segs
+
+
+def llama3_segments(steps_trained):
+    def header(role):
+        return f"<|start_header_id|>{role}<|end_header_id|>\n\n"
+
+    segs = [
+        (
+            f"<|begin_of_text|>{header('system')}{SYSTEM}<|eot_id|>{header('user')}{TASK}<|eot_id|>",
+            0,
+            -1,
+        )
+    ]
+    for i, (text, obs) in enumerate(STEPS):
+        segs.append((header("assistant"), 0, -1))
+        segs.append((text + "<|eot_id|>", int(steps_trained[i]), i))
+        if i < len(STEPS) - 1:
+            segs.append((f"{header('user')}{obs}<|eot_id|>", 0, -1))
+    return segs
+
+
+def expected(tok, segments):
+    """Tokenize the hand-written text once; a token belongs to the segment its first char is in."""
+    text, owners = "", []
+    for seg_text, trained, step in segments:
+        owners.append((len(text), len(text) + len(seg_text), trained, step))
+        text += seg_text
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, mask, steps = list(enc["input_ids"]), [], []
+    for start, _ in enc["offset_mapping"]:
+        _, _, trained, step = next(o for o in owners if o[0] <= start < o[1])
+        mask.append(trained)
+        steps.append(step)
+    return ids, mask, steps
+
+
+@pytest.mark.parametrize("family", ["chatml", "llama3"])
+@pytest.mark.parametrize(
+    "mode,labels,resolved,trained",
+    [
+        ("all", (None, "bad", None), False, (1, 1, 1)),
+        ("rft", (None, None, None), True, (1, 1, 1)),
+        ("rft", (None, None, None), False, (0, 0, 0)),
+        ("srft", ("good", "bad", None), False, (1, 0, 1)),
+        ("srft", ("bad", "good", "bad"), True, (0, 1, 0)),
+    ],
+)
+def test_masks_are_exact(family, mode, labels, resolved, trained, tokenizer, llama3_tokenizer):
+    tok = tokenizer if family == "chatml" else llama3_tokenizer
+    segments = (chatml_segments if family == "chatml" else llama3_segments)(trained)
+    want_ids, want_mask, want_steps = expected(tok, segments)
+    got = render_trajectory(make_traj(labels, resolved), tok, MaskingConfig(mode=mode))
+    assert got.input_ids == want_ids
+    assert got.loss_mask == want_mask
+    assert got.step_index == want_steps
+    assert got.step_trained == [bool(t) for t in trained]
+    # Bad steps stay in the context: the ids never depend on the labels.
+    assert got.input_ids == render_trajectory(make_traj(), tok, mode="all").input_ids
+
+
+def test_trained_text_is_exactly_the_assistant_turns(tokenizer):
+    got = render_trajectory(make_traj(), tokenizer, mode="all")
+    trained = [t for t, m in zip(got.input_ids, got.loss_mask) if m]
+    assert tokenizer.decode(trained) == "".join(text + "<|im_end|>" for text, _ in STEPS)
+
+
+def test_unknown_labels_follow_config(tokenizer):
+    traj = make_traj(labels=("unknown", None, "good"))
+    assert render_trajectory(traj, tokenizer, mode="srft").step_trained == [True, True, True]
+    masked = render_trajectory(traj, tokenizer, mode="srft", unknown_as="bad")
+    assert masked.step_trained == [False, False, True]
+    assert masked.num_masked_steps == 2
+
+
+def test_label_source_priority(tokenizer):
+    traj = make_traj()
+    traj.steps[0].labels = [
+        StepLabel(label="bad", source="rule"),
+        StepLabel(label="good", source="critic"),
+    ]
+    assert render_trajectory(traj, tokenizer, mode="srft").step_trained[0] is True
+    rules_first = MaskingConfig(mode="srft", label_sources=["rule", "critic"])
+    assert render_trajectory(traj, tokenizer, rules_first).step_trained[0] is False
+
+
+def template_step_ids(tok, traj, step):
+    messages = traj.messages()
+    pos = [i for i, m in enumerate(messages) if m.get("step") == step][0]
+    ctx = encode_chat(tok, messages[:pos], add_generation_prompt=True)
+    full = encode_chat(tok, messages[: pos + 1], add_generation_prompt=False)
+    ids = full[len(ctx) :]
+    return ids[: ids.index(tok.convert_tokens_to_ids("<|im_end|>")) + 1]
+
+
+def test_sampled_ids_are_used_when_they_match_the_template(tokenizer):
+    plain = make_traj()
+    sampled = [template_step_ids(tokenizer, plain, i) for i in range(3)]
+    got = render_trajectory(make_traj(token_ids=sampled), tokenizer, mode="all")
+    assert got.input_ids == render_trajectory(plain, tokenizer, mode="all").input_ids
+    assert got.num_retokenized_steps == 0
+
+
+def non_canonical(tok, ids):
+    """Same text, different ids: spell the first multi-character token one character at a time."""
+    end = ids[-1]
+    for pos, token in enumerate(ids[:-1]):
+        piece = tok.decode([token])
+        if len(piece) > 1:
+            chars = [tok(c, add_special_tokens=False)["input_ids"] for c in piece]
+            if all(len(c) == 1 for c in chars):
+                spelled = [c[0] for c in chars]
+                assert tok.decode(spelled) == piece
+                return ids[:pos] + spelled + ids[pos + 1 : -1] + [end]
+    raise AssertionError("no multi-character token to spell out")
+
+
+def test_drift_in_a_middle_step_falls_back_and_is_counted(tokenizer):
+    plain = make_traj()
+    canonical = [template_step_ids(tokenizer, plain, i) for i in range(3)]
+    drifted = non_canonical(tokenizer, canonical[1])
+    assert drifted != canonical[1]
+    got = render_trajectory(
+        make_traj(token_ids=[canonical[0], drifted, canonical[2]]), tokenizer, mode="all"
+    )
+    # The next turn's context is the re-rendered text, so step 1 trains on the template's ids.
+    assert got.num_retokenized_steps == 1
+    assert got.input_ids == render_trajectory(plain, tokenizer, mode="all").input_ids
+
+
+def test_last_step_keeps_its_sampled_ids_and_unsampled_end_token_is_not_trained(tokenizer):
+    plain = make_traj()
+    canonical = [template_step_ids(tokenizer, plain, i) for i in range(3)]
+    cut_short = non_canonical(tokenizer, canonical[2])[:-1]  # hit max_tokens: no <|im_end|>
+    got = render_trajectory(
+        make_traj(token_ids=[canonical[0], canonical[1], cut_short]), tokenizer, mode="all"
+    )
+    n = len(cut_short)
+    assert got.input_ids[-n - 1 : -1] == cut_short
+    assert got.input_ids[-1] == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert got.loss_mask[-n - 1 :] == [1] * n + [0]
+    assert got.num_retokenized_steps == 0
+
+
+def test_truncation_keeps_the_head(tokenizer):
+    full = render_trajectory(make_traj(), tokenizer, mode="all")
+    cut = len(full.input_ids) - 7
+    got = render_trajectory(make_traj(), tokenizer, mode="all", max_length=cut)
+    assert got.input_ids == full.input_ids[:cut]
+    assert got.loss_mask == full.loss_mask[:cut]
+    assert got.step_index == full.step_index[:cut]
+    assert got.num_truncated_tokens == 7 and got.truncated
+
+
+def test_bad_mode_is_rejected(tokenizer):
+    with pytest.raises(ValueError, match="masking mode"):
+        render_trajectory(make_traj(), tokenizer, mode="sft")
