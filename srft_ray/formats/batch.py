@@ -94,6 +94,9 @@ def import_files(
             report.errors.append((str(path), str(exc)))
         except OSError as exc:
             report.errors.append((str(path), f"{path}: cannot read ({exc.strerror or exc})"))
+        except Exception as exc:  # a bug or a shape we did not foresee must not sink the batch
+            message = f"{path}: unexpected {type(exc).__name__} while importing: {exc}"
+            report.errors.append((str(path), message))
         if progress_every and num_done % progress_every == 0:
             rate = num_done / max(time.monotonic() - start, 1e-9)
             print(f"imported {num_done}/{len(files)} files ({rate:.0f}/s)", file=sys.stderr)

@@ -232,7 +232,10 @@ def _end_reason(extra: dict[str, Any]) -> str:
 def _restore_srft_block(traj: Trajectory, srft: dict[str, Any], rd: FieldReader) -> None:
     traj.trajectory_id = rd.get(srft, "trajectory_id", "srft_ray.trajectory_id", str)
     prov = rd.get(srft, "provenance", "srft_ray.provenance", dict, required=False, default={})
-    traj.provenance = Provenance(**{k: v for k, v in prov.items() if k != "source_file"})
+    try:
+        traj.provenance = Provenance(**{k: v for k, v in prov.items() if k != "source_file"})
+    except TypeError as exc:  # an unknown key: written by another version, or edited by hand
+        raise rd.error("srft_ray.provenance", f"does not fit Provenance ({exc})") from None
     outcome = rd.get(srft, "outcome", "srft_ray.outcome", dict, required=False, default={})
     traj.outcome.resolved = outcome.get("resolved")
     traj.outcome.test_results = outcome.get("test_results") or {}
@@ -246,7 +249,12 @@ def _restore_srft_block(traj: Trajectory, srft: dict[str, Any], rd: FieldReader)
         step.end_reason = saved.get("end_reason", step.end_reason)
         step.model_seconds = float(saved.get("model_seconds", 0.0))
         step.exec_seconds = float(saved.get("exec_seconds", 0.0))
-        step.labels = [StepLabel(**label) for label in saved.get("labels", [])]
+        try:
+            step.labels = [StepLabel(**label) for label in saved.get("labels", [])]
+        except (TypeError, ValueError) as exc:
+            raise rd.error(
+                f"srft_ray.steps[{step.index}].labels", f"is malformed ({exc})"
+            ) from None
 
 
 def trajectory_to_minisweagent(traj: Trajectory) -> dict[str, Any]:

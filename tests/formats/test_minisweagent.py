@@ -229,3 +229,15 @@ def test_malformed_files_name_the_field(data_dir, mutate, message):
         minisweagent_to_trajectory(data, source="x.traj.json")
     assert str(err.value).startswith("x.traj.json: ")
     assert message in str(err.value)
+
+
+def test_malformed_srft_block_names_the_field(tmp_path, data_dir):
+    traj = read_minisweagent(data_dir / EXAMPLE)
+    record = trajectory_to_minisweagent(traj)
+    record["srft_ray"]["provenance"]["colour"] = "red"
+    with pytest.raises(DataError, match="field 'srft_ray.provenance' does not fit"):
+        minisweagent_to_trajectory(record, source="x.traj.json")
+    record = trajectory_to_minisweagent(traj)
+    record["srft_ray"]["steps"][0]["labels"] = [{"label": "meh", "source": "critic"}]
+    with pytest.raises(DataError, match=r"field 'srft_ray.steps\[0\].labels' is malformed"):
+        minisweagent_to_trajectory(record, source="x.traj.json")
