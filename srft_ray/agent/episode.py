@@ -93,21 +93,23 @@ class EpisodeRunner:
             return self._checkouts[key]
 
     def grade(self, task: Task, patch: str) -> Outcome:
-        """Apply the patch and the hidden tests to a fresh checkout and grade with swebench."""
-        from srft_ray.tasks.grading import grade_patch
+        """Apply the patch and the hidden tests in a fresh sandbox and grade with swebench."""
+        from srft_ray.tasks.grading import GradingConfig, grade_in_sandbox, grade_patch
 
-        result = grade_patch(
-            task,
-            patch,
-            source=self.task_source,
-            sandbox_config=self.config.sandbox,
-            timeout_s=self.config.agent.grading_timeout_s,
-        )
-        return Outcome(
-            resolved=result.resolved,
-            test_results=dict(result.test_results),
-            grading_log=getattr(result, "log", ""),
-        )
+        grading = GradingConfig(timeout_s=self.config.agent.grading_timeout_s)
+        checkout = self.checkout(task)
+        if checkout is None:  # docker with the instance image
+            result = grade_patch(
+                task,
+                patch,
+                source=self.task_source,
+                sandbox_config=self.config.sandbox,
+                config=grading,
+            )
+        else:  # a fresh copy-on-write sandbox over the cached base checkout: no re-clone
+            with open_sandbox(self.config.sandbox, source_dir=checkout) as box:
+                result = grade_in_sandbox(task, patch, box, grading)
+        return result.to_outcome(Outcome())
 
     def close(self) -> None:
         shutil.rmtree(self._workspace, ignore_errors=True)
