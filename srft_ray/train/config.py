@@ -1,0 +1,76 @@
+"""TrainConfig: everything one fine-tuning run needs, as a keyword-only typed dataclass.
+
+Imports only the standard library so the GPU benchmark (torch + transformers only) can use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """One step-masked fine-tuning run (loaded from YAML by srft_ray.jobs.train)."""
+
+    model_path: str = ""
+    """Hugging Face folder of the starting policy; empty means the embedded SmolLM2."""
+    dataset_dirs: list[str] = field(default_factory=list)
+    """Labelled trajectory stores (TrajectoryStore directories) to train on, read in order."""
+    mode: Literal["rft", "srft", "all"] = "srft"
+    """rft: resolved trajectories only; srft: mask steps labelled bad; all: train every step."""
+    unknown_as: Literal["good", "bad"] = "good"
+    """How SRFT treats steps without a usable label."""
+    max_length: int = 4096
+    """Tokens per trajectory after rendering (masking keeps the first max_length); 0: no cut."""
+    tokens_per_micro_batch: int = 8192
+    """Packed sequence length: several trajectories share one row up to this many tokens."""
+    grad_accum_steps: int = 1
+    """Micro-batches per rank per optimizer step."""
+    lr: float = 1e-5
+    """Peak learning rate (AdamW)."""
+    min_lr_ratio: float = 0.1
+    """Cosine decay ends at lr * min_lr_ratio."""
+    warmup_steps: int = 0
+    """Linear warmup from 0 to lr over this many optimizer steps."""
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW betas."""
+    max_grad_norm: float = 1.0
+    """Clip the global gradient norm to this; 0 disables clipping."""
+    num_epochs: int = 1
+    """Passes over the data (ignored when max_steps > 0)."""
+    max_steps: int = 0
+    """Optimizer steps to run; 0 means num_epochs over the data."""
+    seed: int = 0
+    """Seeds data order (shuffled per epoch) and torch RNG."""
+    gradient_checkpointing: bool = True
+    """Recompute decoder layer activations in backward (less memory, ~1/3 more compute)."""
+    loss_chunk_tokens: int = 1024
+    """Tokens per chunk of the loss: full-vocabulary fp32 logits never exist for all tokens."""
+    mixed_precision: Literal["auto", "bf16", "fp32"] = "auto"
+    """auto: bf16 compute with fp32 master weights on GPU, fp32 on CPU."""
+    checkpoint_dir: str = ""
+    """Where DCP checkpoints go (resumed from when present); empty disables checkpoints."""
+    checkpoint_every: int = 0
+    """Save a checkpoint every N optimizer steps (0: only at the end if checkpoint_dir is set)."""
+    keep_checkpoints: int = 2
+    """How many recent checkpoints to keep."""
+    output_dir: str = ""
+    """Final Hugging Face safetensors export (model + tokenizer + chat template); empty: none."""
+    export_dtype: Literal["auto", "bfloat16", "float32"] = "auto"
+    """dtype of exported weights; auto keeps the starting model's dtype."""
+    log_every: int = 1
+    """Print a progress line every N steps on rank 0."""
+    stop_after_steps: int = 0
+    """Stop (as if preempted) after this many steps without exporting; 0 disables. For drills."""
+
+    def __post_init__(self) -> None:
+        if self.tokens_per_micro_batch < 2:
+            raise ValueError("tokens_per_micro_batch must be at least 2")
+        if self.grad_accum_steps < 1:
+            raise ValueError("grad_accum_steps must be >= 1")
+        if self.max_steps <= 0 and self.num_epochs <= 0:
+            raise ValueError("set max_steps > 0 or num_epochs > 0")
+        if self.loss_chunk_tokens < 1:
+            raise ValueError("loss_chunk_tokens must be >= 1")
