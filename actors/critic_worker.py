@@ -1,0 +1,66 @@
+"""CriticWorker: a Ray actor that labels batches of trajectories with an LLMCritic.
+
+It either talks to an existing EngineActor handle (several workers, or tests, sharing one engine)
+or hosts its own engine: the EngineActor class runs inside this actor's event loop, so concurrent
+`label` calls are still folded into shared vLLM batches. The pool starts, watches and replaces
+these actors; a dead worker's batch is retried on another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from srft_ray.critic.backends import EngineActorBackend, OpenAIBackend
+from srft_ray.critic.config import CriticConfig
+from srft_ray.critic.llm_critic import LabelledBatch, LLMCritic
+from srft_ray.data.model import Trajectory
+
+
+class CriticWorker:
+    def __init__(self, config: CriticConfig, engine: Any = None):
+        from transformers import AutoTokenizer
+
+        from srft_ray.model_prep import default_model_dir
+
+        self.config = config
+        if config.labels == "rules":
+            backend = None  # rules need no model
+        elif config.backend == "openai":
+            backend = OpenAIBackend(config.openai)
+        elif engine is not None:
+            backend = EngineActorBackend(engine)
+        else:
+            from srft_ray.actors.engine import EngineActor
+
+            backend = EngineActorBackend(EngineActor(config.engine))
+        tokenizer_path = config.tokenizer or config.engine.model or str(default_model_dir())
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+        self.critic = LLMCritic(config, tokenizer, backend)
+        self.num_batches = 0
+
+    async def label(self, trajectories: list[Trajectory]) -> LabelledBatch:
+        batch = await self.critic.label_batch(trajectories)
+        self.num_batches += 1
+        return batch
+
+    async def ping(self) -> int:
+        return self.num_batches
+
+
+def start_critic_worker(
+    config: CriticConfig,
+    *,
+    engine: Any = None,
+    num_cpus: float = 0.25,
+    num_gpus: float = 0,
+    max_concurrency: int = 8,
+):
+    """One CriticWorker; with `engine=None` and backend vllm it hosts its own engine (give it
+    a GPU on a cluster)."""
+    return (
+        ray.remote(CriticWorker)
+        .options(num_cpus=num_cpus, num_gpus=num_gpus, max_concurrency=max_concurrency)
+        .remote(config, engine)
+    )

@@ -1,0 +1,79 @@
+"""Typed configs of the critique stage: prompts, the critic itself, its backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from srft_ray.engine import EngineConfig
+
+CritiqueMode = Literal["per_step", "single_pass"]
+LabelMode = Literal["critic", "rules", "critic_and_rules", "critic_or_rules"]
+
+
+@dataclass(kw_only=True)
+class PromptConfig:
+    """What the critic is shown; every budget is in characters (cheap, tokenizer-independent)."""
+
+    version: str = "v1"
+    """Template version; the full key is f"{mode}/{version}", e.g. "per_step/v1"."""
+    max_observation_chars: int = 1200
+    """Each observation is cut to this many chars: head + tail with a marker in the middle."""
+    max_assistant_chars: int = 2000
+    """Each assistant message is cut the same way (long edits rarely need their middle)."""
+    max_task_chars: int = 4000
+    """The problem statement is cut the same way."""
+    max_test_results: int = 20
+    """At most this many per-test results are listed in the outcome section."""
+
+
+@dataclass(kw_only=True)
+class OpenAIConfig:
+    """A critic served elsewhere behind an OpenAI-compatible /v1/completions (vLLM's server)."""
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = ""
+    """Served model name; the tokenizer at `CriticConfig.tokenizer` must match it."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (may be unset for a local server)."""
+    timeout_s: float = 300.0
+    max_concurrency: int = 16
+    """Requests sent to the server at once."""
+
+
+@dataclass(kw_only=True)
+class CriticConfig:
+    """How steps are labelled: critic backend, mode, confidence method and bad-output policy."""
+
+    backend: Literal["vllm", "openai"] = "vllm"
+    """vllm: a vLLM engine in a Ray actor; openai: an OpenAI-compatible server."""
+    mode: CritiqueMode = "per_step"
+    """per_step: one request per step sharing the history prefix; single_pass: one per trajectory."""
+    labels: LabelMode = "critic"
+    """How critic and rule verdicts combine into the label training uses (see rules.combine)."""
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    confidence: Literal["logprob", "vote"] = "logprob"
+    """logprob: greedy verdict, confidence = its renormalised token probability; vote: k samples."""
+    num_votes: int = 3
+    """Samples per verdict in vote mode (odd avoids ties; a tie labels the step unknown)."""
+    vote_temperature: float = 1.0
+    top_logprobs: int = 5
+    """Candidates per generated token returned by the engine (for the renormalised confidence)."""
+    prefix_warmup: bool = True
+    """per_step: send each trajectory's longest prompt first so the others hit the prefix cache."""
+    unique_cache_salt: bool = False
+    """Give every request its own cache salt: no prefix reuse (the naive baseline for benchmarks)."""
+    max_model_len: int = 8192
+    """Prompt + reply budget of the critic engine; longer prompts are labelled unknown (overflow)."""
+    seed: int = 0
+    model_name: str = ""
+    """Recorded in each StepLabel.model; empty uses the engine's model path."""
+    tokenizer: str = ""
+    """Tokenizer folder for rendering prompts; empty uses the engine's model (or embedded model)."""
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    """The critic engine a worker hosts (backend vllm)."""
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+
+    @property
+    def prompt_key(self) -> str:
+        return f"{self.mode}/{self.prompt.version}"

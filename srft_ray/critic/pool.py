@@ -1,0 +1,189 @@
+"""A streaming critic pool: label trajectories as they arrive, with bounded in-flight work.
+
+A reader thread pulls trajectories from the source (typically `TrajectoryStore.follow()` of a
+collection that is still running) into a small bounded queue; when the queue is full the reader
+blocks, so a fast producer never builds an unbounded backlog here. The pool keeps at most
+`num_workers * max_batches_per_worker` batches in flight across the CriticWorker actors, waits
+on them with `ray.wait`, and appends each finished batch to the labelled store at once (one
+Parquet part per batch, so a crash loses only work in flight). Ids already in the labelled store
+are skipped, so a restarted run resumes. A batch whose worker died is retried on a replacement
+worker; the store refuses duplicate ids, so nothing is labelled twice, and a batch that fails
+`max_attempts` times is reported (not written) so a later run picks it up.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+
+from srft_ray.critic.backends import CriticEngineDied
+from srft_ray.critic.llm_critic import CritiqueStats
+from srft_ray.data.model import Trajectory
+from srft_ray.data.store import TrajectoryStore
+
+_END = object()
+
+
+@dataclass(kw_only=True)
+class PoolConfig:
+    """Shape of the critic pool."""
+
+    num_workers: int = 1
+    """CriticWorker actors (each hosts or shares one critic engine)."""
+    batch_size: int = 4
+    """Trajectories per worker call; a partial batch goes out rather than waiting for more."""
+    max_batches_per_worker: int = 2
+    """Batches in flight per worker: enough to keep its engine busy, few enough to bound work."""
+    queue_size: int = 8
+    """Trajectories buffered between the source reader and the pool (the backpressure point)."""
+    max_attempts: int = 3
+    """Tries per batch before it is reported as failed (and left for a later run)."""
+    poll_s: float = 0.5
+    progress_every_s: float = 10.0
+    """Seconds between progress lines; 0 prints none."""
+
+
+@dataclass(kw_only=True)
+class PoolReport:
+    stats: CritiqueStats = field(default_factory=CritiqueStats)
+    num_written: int = 0
+    num_skipped: int = 0
+    """Trajectories not sent: already labelled (resume) or a duplicate id in the source."""
+    num_retries: int = 0
+    num_worker_restarts: int = 0
+    failed_ids: list[str] = field(default_factory=list)
+    max_in_flight: int = 0
+    """Most batches that were ever in flight at once (never above the configured bound)."""
+    wall_s: float = 0.0
+
+    def line(self, in_flight: int = 0) -> str:
+        rate = self.stats.num_steps / self.wall_s if self.wall_s else 0.0
+        bad = {k: v for k, v in self.stats.bad_outputs.items() if v}
+        return (
+            f"critique: {self.num_written} trajectories, {self.stats.num_steps} steps labelled "
+            f"({rate:.2f} steps/s, {self.num_written / max(self.wall_s, 1e-9):.2f} traj/s), "
+            f"{in_flight} batches in flight, skipped {self.num_skipped}, retries "
+            f"{self.num_retries}, failed {len(self.failed_ids)}, labels {self.stats.labels}, "
+            f"bad outputs {bad or 'none'}"
+        )
+
+
+def _is_lost_worker(exc: BaseException) -> bool:
+    from ray.exceptions import RayActorError
+
+    return isinstance(exc, (RayActorError, CriticEngineDied))
+
+
+class CritiquePool:
+    """Labels a stream of trajectories with `start_worker(slot)` actors into a store."""
+
+    def __init__(self, config: PoolConfig, start_worker: Callable[[int], Any]):
+        self.config = config
+        self.start_worker = start_worker
+        self.workers = [start_worker(slot) for slot in range(config.num_workers)]
+
+    def _reader(self, source: Iterable[Trajectory], buffer: queue.Queue) -> None:
+        try:
+            for traj in source:
+                buffer.put(traj)  # blocks while the pool is saturated: backpressure
+        except BaseException as exc:  # surfaced by the pool loop
+            buffer.put(exc)
+        buffer.put(_END)
+
+    def _take(self, buffer: queue.Queue, block: bool) -> list[Any]:
+        items: list[Any] = []
+        try:
+            items.append(buffer.get(timeout=self.config.poll_s) if block else buffer.get_nowait())
+            while len(items) < self.config.batch_size and items[-1] is not _END:
+                items.append(buffer.get_nowait())
+        except queue.Empty:
+            pass
+        return items
+
+    def _replace(self, slot: int, dead: Any, report: PoolReport) -> None:
+        if self.workers[slot] is dead:  # other batches of the same worker fail too: once only
+            ray.kill(dead, no_restart=True)
+            self.workers[slot] = self.start_worker(slot)
+            report.num_worker_restarts += 1
+
+    def run(self, source: Iterable[Trajectory], out: TrajectoryStore) -> PoolReport:
+        cfg = self.config
+        report = PoolReport()
+        started = last_line = time.monotonic()
+        buffer: queue.Queue = queue.Queue(maxsize=cfg.queue_size)
+        threading.Thread(target=self._reader, args=(source, buffer), daemon=True).start()
+        seen = set(out.ids())
+        retry: deque[tuple[list[Trajectory], int]] = deque()
+        in_flight: dict[Any, tuple[int, Any, list[Trajectory], int]] = {}
+        capacity = cfg.num_workers * cfg.max_batches_per_worker
+        source_done = False
+        while True:
+            while len(in_flight) < capacity:
+                if retry:
+                    batch, attempts = retry.popleft()
+                else:
+                    items = [] if source_done else self._take(buffer, block=not in_flight)
+                    batch, attempts = [], 0
+                    for item in items:
+                        if item is _END:
+                            source_done = True
+                        elif isinstance(item, BaseException):
+                            raise RuntimeError(f"critique source failed: {item}") from item
+                        elif item.trajectory_id in seen:
+                            report.num_skipped += 1
+                        else:
+                            seen.add(item.trajectory_id)
+                            batch.append(item)
+                    if not batch:
+                        break
+                load = [
+                    sum(1 for v in in_flight.values() if v[0] == s)
+                    for s in range(len(self.workers))
+                ]
+                slot = load.index(min(load))
+                worker = self.workers[slot]
+                in_flight[worker.label.remote(batch)] = (slot, worker, batch, attempts)
+                report.max_in_flight = max(report.max_in_flight, len(in_flight))
+            if source_done and not in_flight and not retry:
+                break
+            if in_flight:
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=cfg.poll_s)
+                for ref in ready:
+                    self._finish(ref, in_flight.pop(ref), out, retry, report)
+            report.wall_s = time.monotonic() - started
+            if cfg.progress_every_s and time.monotonic() - last_line >= cfg.progress_every_s:
+                print(report.line(len(in_flight)), file=sys.stderr, flush=True)
+                last_line = time.monotonic()
+        report.wall_s = time.monotonic() - started
+        if cfg.progress_every_s:
+            print(report.line(), file=sys.stderr, flush=True)
+        return report
+
+    def _finish(self, ref, entry, out: TrajectoryStore, retry: deque, report: PoolReport) -> None:
+        slot, worker, batch, attempts = entry
+        try:
+            result = ray.get(ref)
+        except Exception as exc:
+            if _is_lost_worker(exc):
+                self._replace(slot, worker, report)
+            if attempts + 1 >= self.config.max_attempts:
+                report.failed_ids += [t.trajectory_id for t in batch]
+                print(
+                    f"critique: batch failed {attempts + 1} times, left for a later run: {exc}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            else:
+                report.num_retries += 1
+                retry.append((batch, attempts + 1))
+            return
+        report.num_written += out.append(result.trajectories)
+        report.stats.add(result.stats)

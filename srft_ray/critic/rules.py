@@ -1,0 +1,156 @@
+"""Rule labels (no model needed) and how they combine with critic labels.
+
+Rules only ever say "bad", each with the evidence in its rationale; a step no rule fires on is
+simply not flagged. The rules:
+- failed_command: the command ended with a non-zero return code or was killed (timeout, memory,
+  output limit). `grep`/`diff`/`cmp`/`test` exiting 1 mean "no match"/"differs", not failure.
+- syntax_error: an edit of a .py file that broke it: a heredoc that writes Python which does not
+  compile, or a SyntaxError/IndentationError naming the edited file in this or a later observation
+  (before the file is edited again).
+- reverted_edit: an edit of a file that a later `git checkout/restore/stash/reset --hard` undid.
+
+Combination modes (the label training uses; `unknown` means the critic gave no verdict):
+- critic: the critic's label.
+- rules: bad if any rule fired, else good.
+- critic_and_rules: bad if the critic says bad AND a rule fired; unknown if the critic has no
+  verdict and a rule fired; else good (precision first).
+- critic_or_rules: bad if the critic says bad OR a rule fired; unknown if the critic has no
+  verdict and no rule fired; else good (recall first).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from srft_ray.data.model import StepLabel, Trajectory
+
+RULE_NAMES = ("failed_command", "syntax_error", "reverted_edit")
+_EXIT_1_IS_AN_ANSWER = {"grep", "egrep", "fgrep", "rg", "diff", "cmp", "test", "["}
+_KILLED = {"timeout", "memory_limit", "cpu_limit", "file_size_limit", "output_limit", "killed"}
+_REDIRECT = re.compile(r"(?:^|[^0-9&<>])>>?\s*['\"]?([\w./-]+)")
+_TEE = re.compile(r"\btee\s+(?:-a\s+)?['\"]?([\w./-]+)")
+_HEREDOC = re.compile(
+    r"cat\s+(?:>\s*['\"]?(?P<f1>[\w./-]+)['\"]?\s*)?<<-?\s*['\"]?(?P<tag>\w+)['\"]?"
+    r"(?:\s*>\s*['\"]?(?P<f2>[\w./-]+)['\"]?)?[^\n]*\n(?P<body>.*?)\n(?P=tag)\b",
+    re.S,
+)
+_SYNTAX = re.compile(
+    r'File "([^"]+)", line \d+[^\n]*\n(?:.*\n){0,4}?\s*(SyntaxError|IndentationError)'
+)
+_REVERT = re.compile(r"\bgit\s+(checkout|restore|stash|reset\s+--hard)\b([^;&|\n]*)")
+
+
+def _first_word(command: str) -> str:
+    try:
+        words = shlex.split(command, comments=True)
+    except ValueError:
+        words = command.split()
+    return words[0] if words else ""
+
+
+def edited_files(command: str | None) -> set[str]:
+    """Files a shell command writes (redirects, tee, sed -i, heredocs); a heuristic, not a parser."""
+    if not command:
+        return set()
+    files = {m.group(1) for m in _REDIRECT.finditer(command)} | set(_TEE.findall(command))
+    for match in re.finditer(r"\bsed\s+-i\S*\s+(.*)", command):
+        try:
+            args = shlex.split(match.group(1).split("&&")[0].split(";")[0])
+        except ValueError:
+            args = match.group(1).split()
+        files |= _sed_files(args)
+    return {f for f in files if f not in ("/dev/null", "&1", "&2") and not f.startswith("&")}
+
+
+def _sed_files(args: list[str]) -> set[str]:
+    """Files of `sed -i [opts] SCRIPT FILE...` (with -e/-f the script is an option's value)."""
+    positional, has_script, skip_next = [], False, False
+    for arg in args:
+        if skip_next:
+            skip_next = False
+        elif arg in ("-e", "-f", "--expression", "--file"):
+            has_script = skip_next = True
+        elif not arg.startswith("-"):
+            positional.append(arg)
+    return set(positional if has_script else positional[1:])
+
+
+def _heredoc_python_errors(command: str) -> list[str]:
+    errors = []
+    for match in _HEREDOC.finditer(command):
+        target = match.group("f1") or match.group("f2") or ""
+        if target.endswith(".py"):
+            try:
+                compile(match.group("body"), target, "exec")
+            except SyntaxError as exc:
+                errors.append(f"{target}: {type(exc).__name__} line {exc.lineno}: {exc.msg}")
+    return errors
+
+
+def _same_file(a: str, b: str) -> bool:
+    a, b = a.lstrip("./"), b.lstrip("./")
+    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
+
+
+def rule_labels(traj: Trajectory) -> list[list[StepLabel]]:
+    """Per step, one bad StepLabel (source "rule", model = rule name) per rule that fired."""
+    out: list[list[StepLabel]] = [[] for _ in traj.steps]
+
+    def flag(i: int, rule: str, why: str) -> None:
+        if not any(lab.model == rule for lab in out[i]):
+            out[i].append(StepLabel(label="bad", source="rule", model=rule, rationale=why))
+
+    edits: list[tuple[int, set[str]]] = []
+    for i, step in enumerate(traj.steps):
+        command = step.command or ""
+        if step.end_reason in _KILLED:
+            flag(i, "failed_command", f"command ended by {step.end_reason}")
+        elif step.returncode not in (None, 0) and not (
+            step.returncode == 1 and _first_word(command) in _EXIT_1_IS_AN_ANSWER
+        ):
+            flag(i, "failed_command", f"return code {step.returncode}")
+        for error in _heredoc_python_errors(command):
+            flag(i, "syntax_error", error)
+        observation = step.observation or ""
+        for match in _SYNTAX.finditer(observation):
+            broken = match.group(1)
+            # The most recent edit of that file (this step included) introduced the error.
+            for j, files in reversed(edits + [(i, edited_files(command))]):
+                if any(_same_file(broken, f) for f in files if f.endswith(".py")):
+                    flag(j, "syntax_error", f"{match.group(2)} in {broken} seen at step {i}")
+                    break
+        for match in _REVERT.finditer(command):
+            targets = set(match.group(2).replace("--", " ").split()) - {"HEAD", "-f", "--"}
+            undo_all = (
+                not targets
+                or "." in targets
+                or "stash" in match.group(1)
+                or ("reset" in match.group(1))
+            )
+            for j, files in edits:
+                if files and (undo_all or any(_same_file(t, f) for t in targets for f in files)):
+                    flag(j, "reverted_edit", f"undone by step {i}: {match.group(0).strip()}")
+        files = edited_files(command)
+        if files:
+            edits.append((i, files))
+    return out
+
+
+def combine(mode: str, critic: StepLabel | None, rules: list[StepLabel]) -> str:
+    """The final label under `mode` (see the module doc for the exact definitions)."""
+    critic_label = critic.label if critic is not None else "unknown"
+    fired = any(lab.label == "bad" for lab in rules)
+    if mode == "critic":
+        return critic_label
+    if mode == "rules":
+        return "bad" if fired else "good"
+    if mode == "critic_and_rules":
+        if critic_label == "unknown":
+            return "unknown" if fired else "good"
+        return "bad" if critic_label == "bad" and fired else "good"
+    if mode == "critic_or_rules":
+        if fired or critic_label == "bad":
+            return "bad"
+        return critic_label
+    raise ValueError(f"unknown label mode {mode!r}")
