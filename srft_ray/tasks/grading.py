@@ -30,6 +30,7 @@ from swebench.harness.constants import (
     END_TEST_OUTPUT,
     FAIL_ONLY_REPOS,
     FAIL_TO_PASS,
+    MAP_REPO_TO_EXT,
     MAP_REPO_VERSION_TO_SPECS,
     PASS_TO_PASS,
     RESET_FAILED,
@@ -42,8 +43,9 @@ from swebench.harness.constants import (
 from swebench.harness.grading import get_eval_tests_report, get_resolution_status
 from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
 from swebench.harness.log_parsers.python import parse_log_pytest
+from swebench.harness.test_spec.create_scripts import make_eval_script_list
 from swebench.harness.test_spec.python import get_test_directives
-from swebench.harness.test_spec.test_spec import TestSpec, make_test_spec
+from swebench.harness.test_spec.test_spec import TestSpec
 
 from srft_ray.data.model import Outcome, Task
 from srft_ray.protocols import Sandbox, TaskSource
@@ -59,6 +61,8 @@ class GradingConfig:
     """Test runner; the test files of test_patch are appended (pytest -rA output is parsed)."""
     timeout_s: float = 300.0
     """Wall-clock limit of the whole evaluation script (apply, tests, reset)."""
+    image_namespace: str = "swebench"
+    """Docker Hub namespace of SWE-bench instance images; empty: locally built image names."""
 
 
 @dataclass(kw_only=True)
@@ -94,9 +98,46 @@ def has_swebench_spec(task: Task) -> bool:
     return task.version in MAP_REPO_VERSION_TO_SPECS.get(task.repo, {})
 
 
-def test_spec_for(task: Task) -> TestSpec | None:
-    """swebench's TestSpec for a task of a repository it knows; None for others."""
-    return make_test_spec(swebench_instance(task)) if has_swebench_spec(task) else None
+def test_spec_for(task: Task, *, namespace: str | None = None) -> TestSpec | None:
+    """swebench's TestSpec for a task of a repository it knows; None for others.
+
+    Built like `make_test_spec` minus the env/repo set-up scripts: those are only for building
+    images, and making them fetches requirement files from GitHub (grading must work offline).
+    """
+    if not has_swebench_spec(task):
+        return None
+    instance = swebench_instance(task)
+    specs = MAP_REPO_VERSION_TO_SPECS[task.repo][task.version]
+    script = make_eval_script_list(
+        instance, specs, "testbed", "/testbed", task.base_commit, task.test_patch
+    )
+    return TestSpec(
+        instance_id=task.instance_id,
+        repo=task.repo,
+        version=task.version,
+        repo_script_list=[],
+        eval_script_list=script,
+        env_script_list=[],
+        arch="x86_64",
+        FAIL_TO_PASS=task.fail_to_pass,
+        PASS_TO_PASS=task.pass_to_pass,
+        language=MAP_REPO_TO_EXT[task.repo],
+        docker_specs=specs.get("docker_specs", {}),
+        namespace=namespace or None,
+    )
+
+
+def instance_image(task: Task, namespace: str = "swebench") -> str:
+    """The SWE-bench instance image of a task (task.image when the row names one)."""
+    if task.image:
+        return task.image
+    spec = test_spec_for(task, namespace=namespace)
+    if spec is None:
+        raise ValueError(
+            f"task {task.instance_id!r}: no image field and swebench has no spec for "
+            f"{task.repo!r} version {task.version!r}, so there is no instance image to start"
+        )
+    return spec.instance_image_key
 
 
 def log_parser_for(task: Task) -> Callable[[str, Any], dict[str, str]]:
@@ -223,7 +264,7 @@ def grade_patch(
     sandbox_config = sandbox_config or sandboxes.SandboxConfig()
     open_sandbox = open_sandbox or sandboxes.open_sandbox
     if sandbox_config.backend == "docker" and source.repo_dir(task) is None:
-        image = task.image or (test_spec_for(task) or _no_image(task)).instance_image_key
+        image = instance_image(task, (config or GradingConfig()).image_namespace)
         box = open_sandbox(sandbox_config, source_dir=None, image=image)
         try:
             return grade_in_sandbox(task, patch, box, config)
@@ -236,10 +277,3 @@ def grade_patch(
             return grade_in_sandbox(task, patch, box, config)
         finally:
             box.close()
-
-
-def _no_image(task: Task) -> TestSpec:
-    raise ValueError(
-        f"task {task.instance_id!r}: no image field and swebench has no spec for "
-        f"{task.repo!r} version {task.version!r}, so there is no instance image to start"
-    )
