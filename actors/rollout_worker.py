@@ -52,11 +52,15 @@ def start_rollout_worker(
     *,
     episodes_per_worker: int,
     num_cpus: float = 1.0,
+    name: str | None = None,
     **kwargs: Any,
 ):
     """One RolloutWorker actor able to run `episodes_per_worker` episodes concurrently."""
-    return (
-        ray.remote(RolloutWorker)
-        .options(num_cpus=num_cpus, max_concurrency=episodes_per_worker + 1, max_restarts=0)
-        .remote(config, **kwargs)
-    )
+    options: dict[str, Any] = {
+        "num_cpus": num_cpus,
+        "max_concurrency": episodes_per_worker + 1,
+        "max_restarts": 0,  # the driver replaces dead workers and retries their episodes
+    }
+    if name:
+        options["name"] = name
+    return ray.remote(RolloutWorker).options(**options).remote(config, **kwargs)

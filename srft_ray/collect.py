@@ -97,7 +97,7 @@ class _Pool:
             self.add()
 
     def add(self) -> None:
-        self.workers[self.next_id] = self.start()
+        self.workers[self.next_id] = self.start(self.next_id)
         self.in_flight[self.next_id] = 0
         self.next_id += 1
 
@@ -118,8 +118,13 @@ def collect(
     engine: Any = None,
     config_hash: str = "",
     log: Callable[[str], None] = print,
+    worker_name_prefix: str = "",
 ) -> CollectSummary:
-    """Run every (task, sample) episode not yet in `store` on Ray workers; see the module doc."""
+    """Run every (task, sample) episode not yet in `store` on Ray workers; see the module doc.
+
+    `engine`: an EngineActor for policy kind "vllm" (else one is started and stopped here).
+    `worker_name_prefix`: name the worker actors `<prefix><n>` (find them in the dashboard).
+    """
     import ray
 
     from srft_ray.actors.rollout_worker import start_rollout_worker
@@ -158,8 +163,9 @@ def collect(
     }
     pool = _Pool(
         config,
-        lambda: start_rollout_worker(
+        lambda name: start_rollout_worker(
             config.episode,
+            name=f"{worker_name_prefix}{name}" if worker_name_prefix else None,
             episodes_per_worker=config.episodes_per_worker,
             num_cpus=config.worker_num_cpus,
             **worker_kwargs,
