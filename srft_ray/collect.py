@@ -21,6 +21,7 @@ from srft_ray.agent.loop import trajectory_id
 from srft_ray.config import config_hash as hash_config
 from srft_ray.data.model import Task
 from srft_ray.data.store import TrajectoryStore
+from srft_ray.ray_cluster import RayConfig
 
 
 @dataclass(kw_only=True)
@@ -243,3 +244,13 @@ def _progress_line(config: CollectConfig, s: CollectSummary, in_flight: int, que
         f" retries {s.num_retries}, skipped {s.num_skipped}) in flight {in_flight},"
         f" queued {queued}, {s.seconds:.0f}s, {s.episodes_per_minute:.1f} episodes/min"
     )
+
+
+@dataclass(kw_only=True)
+class CollectJobConfig:
+    """`srft collect` / `python -m srft_ray.jobs.collect`: one collection round into a store."""
+
+    ray: RayConfig = field(default_factory=RayConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    output_dir: str = "runs/collect/round-000"
+    """The round's TrajectoryStore folder (Parquet parts); re-running resumes into it."""
