@@ -155,6 +155,16 @@ def _remove_cgroup(path: str | None) -> None:
             time.sleep(0.02)
 
 
+def _count_processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        try:
+            count += entry.name.isdigit() and entry.stat().st_uid == uid
+        except OSError:
+            pass
+    return count
+
+
 def _force_rmtree(path: str) -> None:
     # overlayfs leaves a mode-000 "work" dir; make things writable before deleting them.
     def onerror(func, target, _exc):
@@ -352,8 +362,11 @@ class BwrapSandbox:
             f"--as={cfg.memory_mb * 1024 * 1024}",
             f"--cpu={cfg.cpu_seconds}",
             f"--fsize={cfg.file_size_mb * 1024 * 1024}",
-            "--",
         ]
+        if self._cgroup is None and cfg.pids_limit > 0 and os.geteuid() != 0:
+            # No cgroup: RLIMIT_NPROC counts all of this user's processes, so allow for them.
+            limits.append(f"--nproc={cfg.pids_limit + _count_processes_of(os.getuid())}")
+        limits.append("--")
         argv += ["--", *limits, *command]
         if self._cgroup:
             # join the pids cgroup before bwrap starts, so every sandboxed process is counted
