@@ -226,7 +226,9 @@ def grade_in_sandbox(
     sandbox.write_file(f"{_GRADING_DIR}/eval.sh", eval_script(task, sandbox.workdir, config))
     steps = []
     if patch and patch.strip():
-        sandbox.write_file(f"{_GRADING_DIR}/model.patch", patch)
+        # `git apply` rejects a diff whose last line lost its newline (an output parser that
+        # strips text does that); the diff itself is unchanged by adding it back.
+        sandbox.write_file(f"{_GRADING_DIR}/model.patch", patch.rstrip("\n") + "\n")
         steps.append(_apply_patch_script(f"{_GRADING_DIR}/model.patch"))
     log_file = f"{_GRADING_DIR}/eval.log"
     steps.append(f"bash {_GRADING_DIR}/eval.sh")

@@ -1,5 +1,7 @@
 """Our grading gives swebench's verdict on the same log; logs come from real bwrap runs."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from swebench.harness.constants import ResolvedStatus
 from swebench.harness.grading import get_eval_report, get_logs_eval
@@ -50,6 +52,7 @@ def graded(pack, tasks_by_id, tmp_path_factory):
     """name -> (task, patch, our GradeResult), each graded in a real bwrap sandbox."""
     out = {}
     cases = [("base", "srft-embedded__spans-2", None), ("gold", "srft-embedded__spans-2", "gold")]
+    cases.append(("stripped_gold", "srft-embedded__calc-3", "stripped"))
     cases.append(
         (
             "unappliable",
@@ -62,11 +65,16 @@ def graded(pack, tasks_by_id, tmp_path_factory):
         cases.append(
             (name, instance, _edit_patch(pack, task, old, new, tmp_path_factory.mktemp(name)))
         )
-    for name, instance, patch in cases:
+
+    def grade(case):
+        name, instance, patch = case
         task = tasks_by_id[instance]
-        patch = task.patch if patch == "gold" else patch
-        config = GradingConfig(timeout_s=8 if name == "hangs" else 120)
-        out[name] = (task, patch, grade_patch(task, patch, source=pack, config=config))
+        patch = {"gold": task.patch, "stripped": task.patch.strip()}.get(patch, patch)
+        config = GradingConfig(timeout_s=5 if name == "hangs" else 120)
+        return name, (task, patch, grade_patch(task, patch, source=pack, config=config))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # independent sandboxes, as validate runs them
+        out.update(pool.map(grade, cases))
     return out
 
 
@@ -107,6 +115,7 @@ def _swebench_report(task: Task, patch, log: str, tmp_path):
     [
         ("base", False, ResolvedStatus.NO.value, True),
         ("gold", True, ResolvedStatus.FULL.value, True),
+        ("stripped_gold", True, ResolvedStatus.FULL.value, True),
         ("partial", False, ResolvedStatus.PARTIAL.value, True),
         ("breaks_p2p", False, ResolvedStatus.NO.value, True),
         ("unappliable", False, ResolvedStatus.NO.value, False),
