@@ -347,6 +347,11 @@ class BwrapSandbox:
             *python_mounts,
             "--proc",
             "/proc",
+            # A sandbox started by root runs as uid 0 (caps dropped): sysctls check the uid, not
+            # a capability, and bwrap leaves /proc/sys writable then. Cover it read-only.
+            "--ro-bind",
+            "/proc/sys",
+            "/proc/sys",
             "--dev",
             "/dev",
             *self._mount_args,

@@ -62,7 +62,7 @@ def test_network_is_unreachable(make_sandbox, source_repo):
 
 
 def test_writes_outside_the_checkout_fail_and_host_is_unchanged(
-    make_sandbox, source_repo, tmp_path, snapshot
+    make_sandbox, backend, source_repo, tmp_path, snapshot
 ):
     canary = tmp_path / "canary.txt"
     canary.write_text("host data\n")
@@ -70,8 +70,16 @@ def test_writes_outside_the_checkout_fail_and_host_is_unchanged(
     box = make_sandbox(source_repo)
     targets = ["/etc/passwd", "/usr/bin/srft-evil", str(canary), f"{source_repo}/calc.py", "/evil"]
     script = "; ".join(f"(echo pwned >> {t}) 2>/dev/null && echo WROTE {t}" for t in targets)
+    # a kernel setting (written back unchanged, harmless if it ever got through)
+    sysctl = "/proc/sys/kernel/pid_max"
+    script += (
+        f"; (cat {sysctl} > /tmp/v && cat /tmp/v > {sysctl}) 2>/dev/null && echo WROTE {sysctl}"
+    )
     result = box.run(script + "; echo edited >> calc.py; echo done")
     assert result.end_reason == "exit" and "done" in result.output
+    assert f"WROTE {sysctl}" not in result.output
+    if backend == "bwrap":  # the host's root is read-only and nothing else is mounted
+        assert "WROTE" not in result.output, result.output
     # inside a container's own root some paths may be writable, but never the host's files
     assert canary.read_text() == "host data\n"
     assert open("/etc/passwd", "rb").read() == before_passwd
