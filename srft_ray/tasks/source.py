@@ -64,6 +64,8 @@ def load_tasks(path: str | Path) -> list[Task]:
         for key in _STRING_FIELDS:
             if key in row and row[key] is not None and not isinstance(row[key], str):
                 raise DataError(f"{where}: field {key!r} must be a string")
+        if not task.image and isinstance(row.get("image_name"), str):
+            task.image = row["image_name"]  # SWE-smith rows name their docker image this way
         if task.instance_id in seen:
             raise DataError(f"{where}: instance_id repeats row {seen[task.instance_id]}")
         seen[task.instance_id] = number

@@ -167,3 +167,18 @@ def test_unknown_source(tmp_path):
         load_task_source("no-such-pack")
     with pytest.raises(DataError, match="no tasks.jsonl"):
         load_task_source(tmp_path)
+
+
+def test_swe_smith_row_keeps_its_image(tmp_path):
+    row = {
+        "instance_id": "pandas-dev__pandas.95280573.func_pm_op_swap__abc",
+        "repo": "swesmith/pandas-dev__pandas.95280573",
+        "base_commit": "95280573e15be59036f98d82a8792599c10c6603",
+        "problem_statement": "Series.sum drops the last element",
+        "patch": "",
+        "FAIL_TO_PASS": ["pandas/tests/test_sum.py::test_sum"],
+        "PASS_TO_PASS": [],
+        "image_name": "jyangballin/swesmith.x86_64.pandas-dev_1776_pandas.95280573",
+    }
+    (task,) = load_tasks(_write_jsonl(tmp_path / "smith.jsonl", [row]))
+    assert task.image == row["image_name"] and task.fail_to_pass == row["FAIL_TO_PASS"]
