@@ -237,14 +237,16 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
             tokens_per_s=metrics["num_tokens"] / seconds,
             trained_tokens_per_s=metrics["num_trained_tokens"] / seconds,
             epoch=step // schedule.steps_per_epoch,
+            final=step + 1 == schedule.total_steps,
         )
         result.losses.append(metrics["loss"])
         result.num_steps += 1
         done = step + 1
         if ctx.is_main and (done % max(1, config.log_every) == 0 or done == schedule.total_steps):
             print(_progress(done, schedule.total_steps, metrics), flush=True)
-        if report is not None:
-            report({**metrics, **{f"data/{k}": v for k, v in stats.as_dict().items()}})
+        metrics.update({f"data/{k}": v for k, v in stats.as_dict().items()})
+        if report is not None and not metrics["final"]:
+            report(metrics)  # the final report waits for the export (below)
         every = config.checkpoint_every
         if config.checkpoint_dir and (
             (every and done % every == 0) or done == schedule.total_steps
@@ -284,6 +286,8 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
         result.output_dir = str(Path(config.output_dir).resolve())
         if ctx.is_main:
             print(f"[train] exported {result.output_dir}", flush=True)
+    if report is not None and result.num_steps:
+        report(metrics)
     if dist.is_initialized() and ctx.world_size > 1:
         dist.barrier()
     return result

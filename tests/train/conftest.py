@@ -12,20 +12,18 @@ from srft_ray.data.store import TrajectoryStore
 from srft_ray.train.config import TrainConfig
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, tokenizer) -> Path:
-    """A 2-layer random Llama with SmolLM2's vocabulary, saved as a normal HF folder."""
+def _tiny_llama(path: Path, tokenizer, *, hidden: int, heads: int, kv_heads: int) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        head_dim=hidden // heads,
         max_position_embeddings=2048,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
@@ -34,10 +32,23 @@ def tiny_model_dir(tmp_path_factory, tokenizer) -> Path:
     )
     torch.manual_seed(1234)
     model = LlamaForCausalLM(config).to(torch.float32)
-    path = tmp_path_factory.mktemp("tiny-llama")
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer) -> Path:
+    """A 2-layer random Llama with SmolLM2's vocabulary, saved as a normal HF folder."""
+    path = tmp_path_factory.mktemp("tiny-llama")
+    return _tiny_llama(path, tokenizer, hidden=64, heads=4, kv_heads=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_vllm_model_dir(tmp_path_factory, tokenizer) -> Path:
+    """Like tiny_model_dir with head_dim 64, a size vLLM's CPU attention kernels support."""
+    path = tmp_path_factory.mktemp("tiny-llama-hd64")
+    return _tiny_llama(path, tokenizer, hidden=128, heads=2, kv_heads=1)
 
 
 def make_trajectory(index: int, *, resolved: bool, labels: list[str], words: int = 6) -> Trajectory:

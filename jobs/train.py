@@ -1,0 +1,70 @@
+"""Step-masked fine-tuning (RFT / SRFT) with Ray Train + FSDP2.
+
+On a cluster (one worker per GPU):
+
+    ray job submit --address http://<head>:8265 --working-dir . -- \\
+        python -m srft_ray.jobs.train -c train.yaml \\
+        train.dataset_dirs='[/shared/round-1/labelled]' train.output_dir=/shared/round-1/policy \\
+        num_workers=8 use_gpu=true
+
+On one machine: `srft train train.dataset_dirs='[runs/labelled]' train.output_dir=runs/policy`
+(a local Ray cluster with CPU workers), or `num_workers=0` to run in this process without Ray.
+Config keys: srft_ray.train.trainer.TrainJobConfig (train.* is srft_ray.train.config.TrainConfig).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from srft_ray.config import ConfigError, load_config
+from srft_ray.train.trainer import TrainJobConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="srft train", description=__doc__.split("\n")[0])
+    parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
+    parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(TrainJobConfig, args.config, args.overrides)
+    except (ConfigError, ValueError) as exc:
+        print(f"srft train: {exc}", file=sys.stderr)
+        return 2
+    from srft_ray.train.data import TrainDataError
+
+    try:
+        if config.num_workers == 0:
+            from srft_ray.train.loop import train_loop
+
+            result = train_loop(config.train)
+            print(f"[train] done: {result.num_steps} steps, final loss {result.losses[-1:]}")
+            return 0
+        from srft_ray.ray_cluster import init_ray
+        from srft_ray.train.trainer import run_training
+
+        init_ray(config.ray)
+    except (TrainDataError, ValueError, FileNotFoundError) as exc:
+        print(f"srft train: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = run_training(
+            config.train,
+            config.num_workers,
+            config.use_gpu,
+            cpus_per_worker=config.cpus_per_worker,
+            storage_path=config.storage_path,
+            run_name=config.run_name,
+        )
+    except Exception as exc:  # a worker's error arrives wrapped by Ray Train
+        print(f"srft train: training failed: {exc}", file=sys.stderr)
+        return 1
+    if result.error:
+        print(f"srft train: training failed: {result.error}", file=sys.stderr)
+        return 1
+    print(f"[train] done: {result.metrics}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
