@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("--repos-dir", default="", help="local clones for a row file")
     check.add_argument("--instance", action="append", default=[], help="only these instance ids")
     check.add_argument("--backend", default="bwrap", help="sandbox backend (bwrap, docker)")
+    check.add_argument("--image", default="", help="docker: image for tasks without their own")
     check.add_argument("--workers", type=int, default=2, help="tasks validated at once")
     check.add_argument("--timeout", type=float, default=300.0, help="seconds per evaluation")
     return parser
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     results = validate_tasks(
         tasks,
         source,
-        sandbox_config=SandboxConfig(backend=args.backend),
+        sandbox_config=SandboxConfig(backend=args.backend, image=args.image),
         config=GradingConfig(timeout_s=args.timeout),
         num_workers=args.workers,
         on_result=print_progress,
