@@ -236,14 +236,23 @@ def grade_in_sandbox(
     # end marker off and turn a pass into a fail.
     command = f"{{ {' && '.join(steps)}; }} > {log_file} 2>&1"
     result = sandbox.run(command, timeout_s=config.timeout_s)
-    reader = getattr(sandbox, "read_file", None)
-    log = reader(log_file) if reader is not None else result.output
+    log = _read_log(sandbox, log_file, fallback=result.output)
     if result.end_reason != "exit":
         log += f"\n{TESTS_TIMEOUT if result.end_reason == 'timeout' else TESTS_ERROR}"
         log += f" (sandbox command ended: {result.end_reason})\n"
     graded = grade_log(task, log)
     graded.seconds = time.monotonic() - start
     return graded
+
+
+def _read_log(sandbox: Sandbox, path: str, *, fallback: str) -> str:
+    reader = getattr(sandbox, "read_file", None)  # not in the protocol; both backends have it
+    if reader is None:
+        return fallback
+    try:
+        return reader(path)
+    except Exception:  # no log file (the command died before writing it): grade what we have
+        return fallback
 
 
 def grade_patch(
