@@ -5,9 +5,9 @@ capabilities dropped, the host read-only and mostly invisible (/usr, a few /etc 
 current Python environment are mounted read-only; nothing else), the root remounted read-only.
 Writable: `workdir` (the task checkout, copy-on-write over `source_dir`) and /tmp, both kept in a
 per-sandbox host temp folder so edits persist from one command to the next; close() deletes it.
-Limits: rlimits (address space, CPU time, file size) applied by `prlimit` inside the sandbox, a
-pids cgroup where the host lets us create one (fork bombs), a wall-clock timeout that kills the
-bwrap process; with its own PID namespace that kills every process the command started,
+Limits: rlimits (address space, CPU time, file size) applied by `prlimit` inside the sandbox,
+pids and memory cgroups where the host lets us create them (fork bombs, many processes each
+under the address-space limit), a wall-clock timeout that kills the bwrap process; with its own PID namespace that kills every process the command started,
 `setsid` and background grandchildren included.
 """
 
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from srft_ray.protocols import CommandResult
 from srft_ray.sandbox import SandboxConfig, SandboxError, SandboxUnavailable
+from srft_ray.sandbox.cgroups import SandboxCgroups
 from srft_ray.sandbox.outcome import OutputCollector, classify_end
 
 # Host /etc entries commands need (user names, dynamic linker, TLS roots, time zone); the rest of
@@ -116,45 +117,6 @@ def probe(binary: str) -> bool:
         return done.returncode == 0 and os.path.exists(f"{tmp}/upper/f")
 
 
-def _pids_cgroup(limit: int) -> str | None:
-    """A fresh pids cgroup (v1 or v2) limited to `limit`, or None where we may not make one."""
-    for parent in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
-        if not os.path.exists(f"{parent}/cgroup.procs"):
-            continue
-        if parent == "/sys/fs/cgroup":
-            try:
-                if "pids" not in Path(f"{parent}/cgroup.subtree_control").read_text().split():
-                    continue
-            except OSError:
-                continue
-        path = (
-            tempfile.mkdtemp(prefix="srft-sandbox-", dir=parent)
-            if os.access(parent, os.W_OK)
-            else None
-        )
-        if path is None:
-            continue
-        try:
-            Path(f"{path}/pids.max").write_text(str(limit))
-            return path
-        except OSError:
-            _remove_cgroup(path)
-    return None
-
-
-def _remove_cgroup(path: str | None) -> None:
-    if not path:
-        return
-    for _ in range(50):  # the last processes may still be exiting after a kill
-        try:
-            os.rmdir(path)
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.02)
-
-
 def _count_processes_of(uid: int) -> int:
     count = 0
     for entry in os.scandir("/proc"):
@@ -178,10 +140,10 @@ def _force_rmtree(path: str) -> None:
     shutil.rmtree(path, onerror=onerror)
 
 
-def _cleanup(state_dir: str, cgroup: str | None, procs: set[subprocess.Popen]) -> None:
+def _cleanup(state_dir: str, cgroups: SandboxCgroups, procs: set[subprocess.Popen]) -> None:
     for proc in list(procs):
         _kill(proc)
-    _remove_cgroup(cgroup)
+    cgroups.remove()
     _force_rmtree(state_dir)
 
 
@@ -223,8 +185,10 @@ class BwrapSandbox:
         self._lock = threading.Lock()
         self._closed = False
         self._state = tempfile.mkdtemp(prefix="srft-bwrap-", dir=config.temp_root or None)
-        self._cgroup = _pids_cgroup(config.pids_limit) if config.pids_limit > 0 else None
-        self._finalizer = weakref.finalize(self, _cleanup, self._state, self._cgroup, self._procs)
+        self.cgroups = SandboxCgroups(
+            pids_limit=config.pids_limit, memory_bytes=config.memory_mb * 1024 * 1024
+        )
+        self._finalizer = weakref.finalize(self, _cleanup, self._state, self.cgroups, self._procs)
         try:
             self._mount_args = self._prepare(source_dir)
         except BaseException:
@@ -368,15 +332,16 @@ class BwrapSandbox:
             f"--cpu={cfg.cpu_seconds}",
             f"--fsize={cfg.file_size_mb * 1024 * 1024}",
         ]
-        if self._cgroup is None and cfg.pids_limit > 0 and os.geteuid() != 0:
+        if self.cgroups.pids_dir is None and cfg.pids_limit > 0 and os.geteuid() != 0:
             # No cgroup: RLIMIT_NPROC counts all of this user's processes, so allow for them.
             limits.append(f"--nproc={cfg.pids_limit + _count_processes_of(os.getuid())}")
         limits.append("--")
         argv += ["--", *limits, *command]
-        if self._cgroup:
-            # join the pids cgroup before bwrap starts, so every sandboxed process is counted
-            join = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
-            argv = ["/bin/sh", "-c", join, self._cgroup, *argv]
+        procs_files = self.cgroups.procs_files
+        if procs_files:
+            # join the cgroups before bwrap starts, so every sandboxed process is counted
+            join = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"'
+            argv = ["/bin/sh", "-c", join, "sh", str(len(procs_files)), *procs_files, *argv]
         return argv
 
     def _exec(
@@ -396,6 +361,7 @@ class BwrapSandbox:
             keep_bytes=keep_bytes or cfg.output_limit_bytes, kill_bytes=cfg.output_kill_bytes
         )
         start = time.monotonic()
+        oom_kills = self.cgroups.oom_kills()
         # One command at a time: overlayfs must not be mounted twice over the same upper dir.
         with self._lock:
             proc = subprocess.Popen(
@@ -428,6 +394,12 @@ class BwrapSandbox:
         returncode, reason = classify_end(
             status=shell_status, output=output, timed_out=timed_out, killed_for_output=too_much
         )
+        num_oom_kills = self.cgroups.oom_kills() - oom_kills
+        if num_oom_kills > 0:  # the sandbox's memory cgroup killed some of its processes
+            output += f"\n[the sandbox memory limit killed {num_oom_kills} process(es)]"
+            if reason == "exit" and returncode != 0:
+                reason = "memory_limit"
+                returncode = None if shell_status == 128 + signal.SIGKILL else returncode
         return CommandResult(
             output=output,
             returncode=returncode,

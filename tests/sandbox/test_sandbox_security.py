@@ -107,9 +107,9 @@ def test_host_processes_are_invisible_and_cannot_be_signalled(make_sandbox, sour
         host_proc.wait()
 
 
-def test_fork_bomb_is_contained(make_sandbox, source_repo):
+def test_fork_bomb_is_contained(make_sandbox, backend, source_repo):
     box = make_sandbox(source_repo, pids_limit=64)
-    if getattr(box, "_cgroup", "n/a") is None and os.geteuid() == 0:
+    if backend == "bwrap" and box.cgroups.pids_dir is None and os.geteuid() == 0:
         pytest.skip("no pids cgroup available and rlimit nproc is not enforced for root")
     result = box.run("bomb() { bomb | bomb & }; bomb; sleep 60", timeout_s=3)
     assert result.end_reason == "timeout" and result.returncode is None
@@ -123,6 +123,18 @@ def test_unbounded_memory_is_stopped(make_sandbox, source_repo):
     result = box.run("python3 -c 'x = bytearray(2 * 1024**3); print(len(x))'", timeout_s=20)
     assert result.end_reason == "memory_limit", (result.end_reason, result.output)
     assert result.returncode != 0
+    assert_still_usable(box)
+
+
+def test_memory_of_many_processes_is_bounded_together(make_sandbox, backend, source_repo):
+    box = make_sandbox(source_repo, memory_mb=300)
+    if backend == "bwrap" and box.cgroups.memory_dir is None:
+        pytest.skip("no memory cgroup here: bwrap bounds each process only (rlimit)")
+    hold = "python3 -c 'import time; x = bytearray(200 * 1024**2); print(\"held\", flush=True); time.sleep(2)'"
+    result = box.run(f"for i in 1 2 3 4; do {hold} & done; wait; echo end", timeout_s=30)
+    assert result.end_reason == "exit" and "end" in result.output
+    num_held = sum(line == "held" for line in result.output.splitlines())
+    assert num_held < 4, result.output  # 800 MB never fit in 300 MB
     assert_still_usable(box)
 
 
