@@ -82,6 +82,8 @@ class SandboxConfig:
     """Host folder for per-sandbox state (writable layer, /tmp); empty = the system temp dir."""
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment variables for every command."""
+    shell_setup: str = ""
+    """Shell text run before every command in the same bash (e.g. `source /opt/env/bin/activate`)."""
     image: str = ""
     """docker: image to start when open_sandbox gets no image (e.g. a SWE-bench instance image)."""
     docker_host: str = ""
@@ -108,7 +110,11 @@ def open_sandbox(
     output_limit); `write_file(path, content)`; `read_file(path) -> str`;
     `copy_out(path, host_dest)`; `close()` (idempotent). It is a context manager, and it is
     also cleaned up when garbage-collected or at interpreter exit.
-    Processes do not outlive a `run()` call; files in `workdir` and /tmp do.
+    Files in `workdir` and /tmp persist between `run()` calls. bwrap: no process outlives its
+    `run()` call. docker: background processes may, until a timeout restarts the container.
+    One sandbox runs one command at a time (calls from several threads wait their turn);
+    separate sandboxes run concurrently. `source_dir` must not change while sandboxes use it
+    (bwrap overlays read it live); several sandboxes may share one `source_dir`.
 
     Raises SandboxUnavailable when the backend cannot run on this host (the message says why),
     SandboxError for other set-up failures, ValueError for an unknown backend name.

@@ -151,6 +151,8 @@ class DockerSandbox:
 
     def run(self, command: str, *, timeout_s: float | None = None) -> CommandResult:
         """Run `bash -c command` in `workdir`; never raises for the command's own failure."""
+        if self.config.shell_setup:
+            command = f"{self.config.shell_setup}\n{command}"
         return self._exec(["bash", "-c", command], timeout_s=timeout_s)
 
     def write_file(self, path: str, content: str) -> None:

@@ -62,6 +62,12 @@ def test_exit_status_and_duration_are_reported(make_sandbox, source_repo):
     assert (quick.returncode, quick.end_reason) == (None, "timeout") and quick.duration_s < 4
 
 
+def test_shell_setup_runs_before_every_command(make_sandbox, source_repo):
+    box = make_sandbox(source_repo, shell_setup="export GREETING=hello; cd /tmp", env={"WHO": "x"})
+    assert box.run("echo $GREETING $WHO; pwd").output.split() == ["hello", "x", "/tmp"]
+    assert box.run("exit 4").returncode == 4
+
+
 def test_close_is_idempotent_and_final(make_sandbox, source_repo):
     box = make_sandbox(source_repo)
     box.run("echo hi > f.txt")

@@ -33,3 +33,15 @@ def test_srft_sandbox_bad_input(source_repo, capsys):
     assert srft_main(["sandbox", "--dir", str(source_repo / "missing"), "--", "ls"]) == 2
     assert srft_main(["sandbox", "-o", "memory=1", "--", "ls"]) == 2
     assert "unknown key 'memory'" in capsys.readouterr().err
+
+
+def test_srft_sandbox_on_each_backend(backend, source_repo, capsys):
+    import os
+
+    image = os.environ.get("SRFT_DOCKER_IMAGE", "")
+    args = ["sandbox", "--backend", backend, "--dir", str(source_repo), "--timeout", "30"]
+    args += ["--image", image] if backend == "docker" else []
+    status = srft_main([*args, "--", "python3 -m pytest -q -p no:cacheprovider"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "1 passed" in out and f"[sandbox {backend}] returncode=0 end_reason=exit" in out
