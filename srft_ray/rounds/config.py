@@ -1,0 +1,130 @@
+"""LoopConfig: the root config of `srft run`, composing each stage's own config.
+
+Every stage keeps its own dataclass (CollectConfig, CriticConfig, PoolConfig, TrainConfig,
+EvaluateConfig); this module only nests them and adds what belongs to the loop itself: rounds,
+the task split, who collects in early rounds, and where training starts each round. The embedded
+defaults live in srft_ray/configs/embedded.yaml and are applied under the user's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from srft_ray.agent.episode import EpisodeConfig
+from srft_ray.agent.policies import PolicyConfig
+from srft_ray.collect import CollectConfig
+from srft_ray.critic.config import CriticConfig
+from srft_ray.critic.pool import PoolConfig
+from srft_ray.data.model import Task
+from srft_ray.ray_cluster import RayConfig
+from srft_ray.train.config import TrainConfig
+
+EMBEDDED_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "embedded.yaml"
+
+
+@dataclass(kw_only=True)
+class TaskSplitConfig:
+    """Which tasks the loop collects on (train split) and evaluates on (held-out split)."""
+
+    source: str = "embedded"
+    """Task source: "embedded", a pack folder, or a file of SWE-bench rows."""
+    repos_dir: str = ""
+    """For row files: folder of local clones the bwrap sandbox checks out from."""
+    eval_fraction: float = 0.25
+    """Share of tasks held out for evaluation, chosen by a stable hash of instance_id."""
+    split_salt: str = "srft-heldout-v1"
+    """Salt of that hash: change it to draw another (still stable) split."""
+    max_train_tasks: int = 0
+    """Only the first N train-split tasks (0: all)."""
+    max_eval_tasks: int = 0
+    """Only the first N held-out tasks (0: all)."""
+
+
+@dataclass(kw_only=True)
+class EvaluateConfig:
+    """Held-out evaluation: episodes of the exported policy, graded (resolve rate)."""
+
+    num_workers: int = 1
+    """Rollout worker actors."""
+    episodes_per_worker: int = 4
+    """Episodes one worker runs at once."""
+    worker_num_cpus: float = 0.5
+    samples_per_task: int = 1
+    temperature: float = 0.0
+    """Sampling temperature of the evaluated policy (0: greedy, reproducible)."""
+    episode: EpisodeConfig = field(default_factory=EpisodeConfig)
+    """Agent, policy (kind vllm; the model is set to the checkpoint) and sandbox settings."""
+
+
+@dataclass(kw_only=True)
+class LoopConfig:
+    """`srft run`: R rounds of collect -> critique -> train -> evaluate."""
+
+    name: str = "embedded"
+    """Run name; the run directory defaults to ./runs/<name>."""
+    run_dir: str = ""
+    """Where manifests, stores, checkpoints and the report go (empty: ./runs/<name>)."""
+    num_rounds: int = 2
+    teacher_rounds: int = 1
+    """Rounds 0..N-1 collect with `teacher`; later rounds with the current policy."""
+    teacher: PolicyConfig = field(default_factory=PolicyConfig)
+    """The teacher: the ScriptedTeacher (kind scripted) or an OpenAI-compatible endpoint."""
+    teacher_step_limit: int = 0
+    """Agent step limit in teacher rounds (a teacher's fix takes more steps than a tiny
+    policy is given); 0 keeps collect.episode.agent.step_limit."""
+    tasks: TaskSplitConfig = field(default_factory=TaskSplitConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    """Collection; its episode.policy (kind vllm) samples the current policy. `round`,
+    `tasks` and `instance_ids` are set by the loop each round."""
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    critique: PoolConfig = field(default_factory=PoolConfig)
+    critic_num_cpus: float = 1.0
+    """Ray CPUs per critic worker (it hosts its own vLLM engine unless labels=rules)."""
+    critic_num_gpus: float = 0.0
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Fine-tuning; dataset_dirs, output_dir and checkpoint_dir are set by the loop (DCP
+    checkpoints, and so resume inside training, only when train.checkpoint_every > 0)."""
+    train_from: Literal["base", "last"] = "base"
+    """base: train the base model on all rounds' data so far; last: continue from the last
+    exported policy on this round's data only."""
+    train_num_workers: int = 0
+    """0: train_loop in the driver process (no TorchTrainer start-up); N: Ray Train workers."""
+    train_use_gpu: bool = False
+    train_cpus_per_worker: float = 1.0
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    policy_engine_num_cpus: float = 1.0
+    policy_engine_num_gpus: float = 0.0
+    ray: RayConfig = field(default_factory=RayConfig)
+    write_report: bool = True
+    """Write RUN_DIR/report/index.html at the end (`srft report RUN_DIR`)."""
+
+    def resolved_run_dir(self) -> Path:
+        return Path(self.run_dir or Path("runs") / self.name).resolve()
+
+
+def split_tasks(tasks: list[Task], config: TaskSplitConfig) -> tuple[list[Task], list[Task]]:
+    """(train, held-out) by a salted hash of instance_id: stable across runs and task order."""
+    if not tasks:
+        raise ValueError(f"tasks.source {config.source!r}: no tasks")
+    if not 0.0 <= config.eval_fraction < 1.0:
+        raise ValueError(f"tasks.eval_fraction must be in [0, 1), got {config.eval_fraction}")
+
+    def position(task: Task) -> float:
+        digest = hashlib.sha256(f"{config.split_salt}\0{task.instance_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    held = [t for t in tasks if position(t) < config.eval_fraction]
+    if config.eval_fraction > 0 and not held:  # tiny packs: hold out at least one task
+        held = [min(tasks, key=position)]
+    held_ids = {t.instance_id for t in held}
+    train = [t for t in tasks if t.instance_id not in held_ids]
+    if not train:
+        raise ValueError("tasks: the held-out split took every task; lower eval_fraction")
+    if config.max_train_tasks:
+        train = train[: config.max_train_tasks]
+    if config.max_eval_tasks:
+        held = held[: config.max_eval_tasks]
+    return train, held

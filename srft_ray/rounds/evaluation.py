@@ -1,0 +1,83 @@
+"""Held-out evaluation: run the policy checkpoint on tasks it never trained on and grade it.
+
+Evaluation is collection with the vllm policy pointed at the checkpoint, on the held-out split,
+greedy by default, into its own store (so it resumes like collection does), then a count.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from srft_ray.collect import CollectConfig, collect
+from srft_ray.data.model import Task
+from srft_ray.data.store import TrajectoryStore
+from srft_ray.rounds.config import EvaluateConfig
+
+
+def eval_collect_config(
+    config: EvaluateConfig, model_path: str, tasks: list[Task], *, round_index: int, source: str
+) -> CollectConfig:
+    """The CollectConfig that evaluates `model_path` on `tasks`."""
+    episode = copy.deepcopy(config.episode)
+    episode.policy.kind = "vllm"
+    episode.policy.engine.model = str(model_path)
+    episode.policy.version = Path(model_path).name
+    episode.policy.sampling.temperature = config.temperature
+    return CollectConfig(
+        round=round_index,
+        tasks=source,
+        instance_ids=[t.instance_id for t in tasks],
+        samples_per_task=config.samples_per_task,
+        num_workers=config.num_workers,
+        episodes_per_worker=config.episodes_per_worker,
+        worker_num_cpus=config.worker_num_cpus,
+        episode=episode,
+    )
+
+
+def resolve_metrics(store: TrajectoryStore, tasks: list[Task]) -> dict[str, Any]:
+    """Resolve rate over the store's trajectories of `tasks` (a task counts once per sample)."""
+    wanted = {t.instance_id for t in tasks}
+    trajs = [t for t in store if t.instance_id in wanted]
+    resolved = sum(bool(t.outcome.resolved) for t in trajs)
+    per_task: dict[str, bool] = {}
+    for traj in trajs:
+        per_task[traj.instance_id] = per_task.get(traj.instance_id, False) or bool(
+            traj.outcome.resolved
+        )
+    return {
+        "num_tasks": len(trajs),
+        "num_resolved": resolved,
+        "resolve_rate": resolved / len(trajs) if trajs else 0.0,
+        "resolved_ids": sorted(i for i, ok in per_task.items() if ok),
+    }
+
+
+def evaluate_policy(
+    config: EvaluateConfig,
+    model_path: str | Path,
+    tasks: list[Task],
+    store: TrajectoryStore,
+    *,
+    round_index: int = 0,
+    source: str = "embedded",
+    engine: Any = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Episodes of `model_path` on `tasks` into `store`; returns STAGE_METRICS["evaluate"]."""
+    collect_config = eval_collect_config(
+        config, str(model_path), tasks, round_index=round_index, source=source
+    )
+    summary = collect(
+        collect_config,
+        tasks,
+        store,
+        engine=engine,
+        log=lambda line: log(line.replace("[collect]", "[evaluate]", 1)),
+    )
+    metrics = resolve_metrics(store, tasks)
+    metrics["num_failed_episodes"] = summary.num_failed
+    return metrics

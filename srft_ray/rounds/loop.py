@@ -1,0 +1,496 @@
+"""The SRFT loop: rounds of collect -> critique (streaming, overlapped) -> train -> evaluate.
+
+Each round keeps a manifest (srft_ray.rounds.manifest). A stage is skipped when it finished on
+the same inputs (content hashes chain: critique keys on collect's inputs, train on the labelled
+data's content and the starting weights, evaluate on the exported weights), resumed when an
+earlier attempt on the same inputs died (the stores skip ids already written, training resumes
+from its DCP checkpoint), and started afresh (its stale outputs removed) when its inputs changed.
+
+Critique tails the collected store while collection runs: both run from this driver, collection
+in the main thread and the critic pool in a second thread, each driving its own Ray actors.
+Engines are Ray actors started per need and killed before training, so on a small GPU cluster one
+set of GPUs serves collection, critique, training and evaluation in turn.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from srft_ray.config import to_dict
+from srft_ray.data.model import Task, Trajectory
+from srft_ray.data.store import TrajectoryStore
+from srft_ray.engine import EngineConfig
+from srft_ray.rounds.config import LoopConfig, split_tasks
+from srft_ray.rounds.hashing import checkpoint_hash, dataset_hash, inputs_hash, json_hash
+from srft_ray.rounds.layout import append_train_metrics
+from srft_ray.rounds.manifest import RoundManifest, RunManifest, Stage
+
+Log = Callable[[str], None]
+
+
+class PolicyEngines:
+    """At most one policy EngineActor, serving one checkpoint; restarted when the model changes.
+
+    The evaluation engine of round r serves the policy that round r+1 collects with, so it is
+    kept across that boundary and released only before training (which needs the accelerator).
+    """
+
+    def __init__(self, engine: EngineConfig, *, num_cpus: float, num_gpus: float):
+        self.engine_config = engine
+        self.num_cpus, self.num_gpus = num_cpus, num_gpus
+        self.actor: Any = None
+        self.model = ""
+
+    def get(self, model_path: str | Path, log: Log = print) -> Any:
+        import ray
+
+        from srft_ray.actors.engine import start_engine_actor
+
+        if self.actor is not None and self.model == str(model_path):
+            return self.actor
+        self.release()
+        started = time.monotonic()
+        config = replace(self.engine_config, model=str(model_path))
+        actor = start_engine_actor(config, num_cpus=self.num_cpus, num_gpus=self.num_gpus)
+        ray.get(actor.stats.remote())  # wait until the engine is up; errors surface here
+        self.actor, self.model = actor, str(model_path)
+        log(f"[engine] policy engine up in {time.monotonic() - started:.0f}s: {model_path}")
+        return actor
+
+    def release(self) -> None:
+        if self.actor is not None:
+            import ray
+
+            ray.kill(self.actor)
+            self.actor, self.model = None, ""
+
+
+@dataclass
+class RunContext:
+    """What every round shares: the config, run manifest, task split, base model and engines."""
+
+    config: LoopConfig
+    run: RunManifest
+    train_tasks: list[Task]
+    eval_tasks: list[Task]
+    base_model: str
+    engines: PolicyEngines
+    log: Log
+    lock: threading.Lock  # manifest writes from the collect and critique threads
+
+
+def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
+    """Run (or resume) every round of `config`; returns the run directory."""
+    from srft_ray.model_prep import prepare_model
+    from srft_ray.ray_cluster import init_ray
+    from srft_ray.rounds.progress import format_duration, format_round_summary
+    from srft_ray.tasks.source import load_task_source
+
+    started = time.monotonic()
+    run_dir = config.resolved_run_dir()
+    run = RunManifest.load_or_create(run_dir, config)
+    source = load_task_source(config.tasks.source, repos_dir=config.tasks.repos_dir)
+    train_tasks, eval_tasks = split_tasks(source.tasks(), config.tasks)
+    base_model = config.train.model_path or str(prepare_model(quiet=True))
+    info = init_ray(config.ray)
+    log(
+        f"[run] {run_dir}: {config.num_rounds} rounds, {len(train_tasks)} train tasks, "
+        f"{len(eval_tasks)} held-out tasks ({', '.join(t.instance_id for t in eval_tasks)}); "
+        f"ray dashboard {info.get('dashboard_url') or 'n/a'}"
+    )
+    policy_engine = config.collect.episode.policy
+    ctx = RunContext(
+        config=config,
+        run=run,
+        train_tasks=train_tasks,
+        eval_tasks=eval_tasks,
+        base_model=str(Path(base_model).resolve()),
+        engines=PolicyEngines(
+            policy_engine.engine,
+            num_cpus=config.policy_engine_num_cpus,
+            num_gpus=config.policy_engine_num_gpus,
+        ),
+        log=log,
+        lock=threading.Lock(),
+    )
+    policy = ctx.base_model
+    try:
+        for index in range(config.num_rounds):
+            round_started = time.monotonic()
+            manifest = run.round(index)
+            policy = run_round(ctx, manifest, policy)
+            log(f"\n{format_round_summary(manifest)}")
+            log(f"[run] round {index} took {format_duration(time.monotonic() - round_started)}\n")
+    finally:
+        ctx.engines.release()
+    log(f"[run] {config.num_rounds} rounds done in {format_duration(time.monotonic() - started)}")
+    if config.write_report:
+        from srft_ray.rounds.report import write_report
+
+        log(f"[run] report: {write_report(run_dir)}  (rewrite it with `srft report {run_dir}`)")
+    return run_dir
+
+
+def run_round(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
+    """One round; `policy` is the checkpoint to collect with. Returns the round's export."""
+    collect_and_critique(ctx, manifest, policy)
+    export = train(ctx, manifest, policy)
+    evaluate(ctx, manifest, export)
+    return export
+
+
+# ----------------------------------------------------------------------------- stage helpers
+
+
+def _begin(ctx: RunContext, stage: Stage, inputs: dict[str, str], outputs: list[Path]) -> bool:
+    """Start `stage` unless done on these inputs (returns False: skip). Outputs of an earlier
+    attempt on other inputs are removed; those of a dead attempt on the same inputs are kept."""
+    current = inputs_hash(inputs)
+    name = f"round {stage.manifest.round_index} {stage.name}"
+    if stage.is_done(current):
+        ctx.log(f"[{stage.name}] {name}: done earlier on the same inputs, skipped")
+        return False
+    if stage.should_resume(current):
+        ctx.log(f"[{stage.name}] {name}: resuming an interrupted attempt")
+    else:
+        if stage.record.status != "pending":
+            ctx.log(f"[{stage.name}] {name}: inputs changed, starting over")
+        for path in outputs:
+            shutil.rmtree(path, ignore_errors=True)
+    with ctx.lock:
+        stage.start(inputs)
+    return True
+
+
+def _finish(ctx: RunContext, stage: Stage, outputs: dict[str, Path], metrics: dict) -> None:
+    with ctx.lock:
+        stage.finish(outputs=outputs, metrics=metrics)
+
+
+def _fail(ctx: RunContext, stage: Stage, error: BaseException | str) -> None:
+    with ctx.lock:
+        if stage.record.status == "running":
+            stage.fail(error)
+
+
+def _heartbeat(ctx: RunContext, stage: Stage) -> None:
+    with ctx.lock:
+        if stage.record.status == "running":
+            stage.heartbeat()
+
+
+def tail_store(store: TrajectoryStore, stop: threading.Event, poll_s: float = 0.5) -> Iterator:
+    """Like TrajectoryStore.follow(), but also ends when `stop` is set (the producer failed)."""
+    import pyarrow.parquet as pq
+
+    from srft_ray.data.store import TRAJECTORY_SCHEMA, trajectories_from_table
+
+    seen: set[Path] = set()
+    while True:
+        complete = store.is_complete()  # read before listing, so no part is missed
+        new = [part for part in store.parts() if part not in seen]
+        for part in new:
+            seen.add(part)
+            yield from trajectories_from_table(pq.read_table(part, schema=TRAJECTORY_SCHEMA))
+        if not new and (complete or stop.is_set()):
+            return
+        if not new:
+            time.sleep(poll_s)
+
+
+def label_counts(store: TrajectoryStore) -> dict[str, int]:
+    """Steps per final label (the label training uses: masking's default source order)."""
+    from srft_ray.masking import DEFAULT_LABEL_SOURCES
+
+    counts = {"num_trajectories": 0, "num_steps": 0, "num_good": 0, "num_bad": 0}
+    counts["num_unknown"] = 0
+    for traj in store:
+        counts["num_trajectories"] += 1
+        for step in traj.steps:
+            found = step.label_from(*DEFAULT_LABEL_SOURCES)
+            label = found.label if found and found.label in ("good", "bad") else "unknown"
+            counts["num_steps"] += 1
+            counts[f"num_{label}"] += 1
+    return counts
+
+
+# ----------------------------------------------------------------------------- collect + critique
+
+
+def collect_config_for(ctx: RunContext, round_index: int, policy: str):
+    """This round's CollectConfig: the teacher in early rounds, else the current policy."""
+    config = ctx.config
+    collect = copy.deepcopy(config.collect)
+    collect.round = round_index
+    collect.tasks = config.tasks.source
+    collect.repos_dir = config.tasks.repos_dir
+    collect.instance_ids = [t.instance_id for t in ctx.train_tasks]
+    collect.max_tasks = 0
+    if round_index < config.teacher_rounds:
+        collect.episode.policy = copy.deepcopy(config.teacher)
+        if config.teacher_step_limit:
+            collect.episode.agent.step_limit = config.teacher_step_limit
+    else:
+        collect.episode.policy.kind = "vllm"
+        collect.episode.policy.engine.model = policy
+        collect.episode.policy.version = Path(policy).name
+    return collect
+
+
+def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) -> None:
+    from srft_ray.collect import collect
+
+    paths = manifest.paths
+    collect_config = collect_config_for(ctx, manifest.round_index, policy)
+    uses_policy = collect_config.episode.policy.kind == "vllm"
+    collect_inputs = {
+        "config": json_hash(to_dict(collect_config)),
+        "policy": checkpoint_hash(policy) if uses_policy else "teacher",
+    }
+    critique_inputs = {
+        "config": json_hash({"critic": to_dict(ctx.config.critic)}),
+        # Collection is deterministic in its inputs (ids are round/task/sample), and critique
+        # starts before collection has an output to hash: key on collection's inputs.
+        "collect": inputs_hash(collect_inputs),
+    }
+    collect_stage, critique_stage = manifest.stage("collect"), manifest.stage("critique")
+    need_collect = _begin(ctx, collect_stage, collect_inputs, [paths.collected])
+    need_critique = _begin(ctx, critique_stage, critique_inputs, [paths.labelled])
+    collected = TrajectoryStore(paths.collected)
+    stop = threading.Event()
+    critic = _CritiqueThread(ctx, critique_stage, collected, paths.labelled, stop)
+    if need_critique:
+        critic.start()
+    try:
+        if need_collect:
+            engine = ctx.engines.get(policy, ctx.log) if uses_policy else None
+            who = f"policy {Path(policy).name}" if uses_policy else "the teacher"
+            ctx.log(f"[collect] round {manifest.round_index}: {who}, critique streaming along")
+
+            def log(line: str) -> None:
+                ctx.log(line)
+                _heartbeat(ctx, collect_stage)
+
+            summary = collect(collect_config, ctx.train_tasks, collected, engine=engine, log=log)
+            trajs = collected.read_all()
+            _finish(
+                ctx,
+                collect_stage,
+                {"collected": paths.collected},
+                {
+                    "num_trajectories": len(trajs),
+                    "num_resolved": sum(bool(t.outcome.resolved) for t in trajs),
+                    "num_failed_episodes": summary.num_failed,
+                    "num_written_this_attempt": summary.num_written,
+                    "episodes_per_minute": round(summary.episodes_per_minute, 2),
+                },
+            )
+    except BaseException as exc:
+        stop.set()
+        _fail(ctx, collect_stage, exc)
+        critic.join()
+        raise
+    critic.join()
+    if critic.error is not None:
+        raise RuntimeError(f"critique of round {manifest.round_index} failed") from critic.error
+
+
+class _CritiqueThread(threading.Thread):
+    """The critic pool tailing the collected store; records the stage's end in the manifest."""
+
+    def __init__(self, ctx, stage: Stage, collected: TrajectoryStore, out: Path, stop):
+        super().__init__(name="critique", daemon=True)
+        self.ctx, self.stage, self.collected, self.out, self.stop = ctx, stage, collected, out, stop
+        self.error: BaseException | None = None
+
+    def _source(self) -> Iterator[Trajectory]:
+        for traj in tail_store(self.collected, self.stop):
+            _heartbeat(self.ctx, self.stage)
+            yield traj
+
+    def run(self) -> None:
+        import ray
+
+        from srft_ray.actors.critic_worker import start_critic_worker
+        from srft_ray.critic.pool import CritiquePool
+
+        cfg = self.ctx.config
+        pool = None
+        try:
+            pool = CritiquePool(
+                cfg.critique,
+                lambda slot: start_critic_worker(
+                    cfg.critic, num_cpus=cfg.critic_num_cpus, num_gpus=cfg.critic_num_gpus
+                ),
+            )
+            labelled = TrajectoryStore(self.out)
+            report = pool.run(self._source(), labelled)
+            if self.stop.is_set():
+                raise RuntimeError("collection failed; critique stopped with what it had")
+            if report.failed_ids:
+                raise RuntimeError(
+                    f"{len(report.failed_ids)} trajectories could not be labelled "
+                    f"(left for the next run): {report.failed_ids[:5]}"
+                )
+            metrics = label_counts(labelled)
+            metrics.update(
+                bad_outputs={k: v for k, v in report.stats.bad_outputs.items() if v},
+                num_written_this_attempt=report.num_written,
+            )
+            _finish(self.ctx, self.stage, {"labelled": self.out}, metrics)
+        except BaseException as exc:
+            self.error = exc
+            _fail(self.ctx, self.stage, exc)
+        finally:
+            for worker in pool.workers if pool else []:
+                ray.kill(worker)
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def train_config_for(ctx: RunContext, manifest: RoundManifest, policy: str):
+    """This round's TrainConfig: from the base on all data so far, or from the last policy."""
+    paths = manifest.paths
+    if ctx.config.train_from == "base":
+        start = ctx.base_model
+        data = [str(RoundManifest.load_or_create(ctx.run.run_dir, i).paths.labelled) for i in
+                range(manifest.round_index + 1)]  # fmt: skip
+    else:
+        start, data = policy, [str(paths.labelled)]
+    return replace(
+        ctx.config.train,
+        model_path=start,
+        dataset_dirs=data,
+        output_dir=str(paths.export),
+        # Optimizer-state checkpoints cost more than a few tiny steps: only when asked for.
+        checkpoint_dir=str(paths.checkpoint) if ctx.config.train.checkpoint_every else "",
+    )
+
+
+def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
+    paths = manifest.paths
+    config = train_config_for(ctx, manifest, policy)
+    inputs = {
+        "config": json_hash(to_dict(config)),
+        "model": checkpoint_hash(config.model_path),
+        **{f"data:{Path(d).parent.name}": dataset_hash(d) for d in config.dataset_dirs},
+    }
+    stage = manifest.stage("train")
+    stale = [paths.checkpoint, paths.export, paths.train_metrics.parent]
+    if not _begin(ctx, stage, inputs, stale):
+        return str(stage.output_path("export"))
+    ctx.engines.release()  # training wants the accelerator (and on CPU, the cores)
+    ctx.log(
+        f"[train] round {manifest.round_index}: {config.mode} from {Path(config.model_path).name}"
+        f" on {len(config.dataset_dirs)} labelled store(s)"
+    )
+    try:
+        metrics = run_training_stage(ctx.config, config, paths.train_metrics)
+    except BaseException as exc:
+        _fail(ctx, stage, exc)
+        raise
+    _finish(ctx, stage, {"export": paths.export}, metrics)
+    return str(paths.export)
+
+
+def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str, Any]:
+    """Train in this process (num_workers 0) or on Ray Train workers; per-step metrics go to
+    `metrics_file`, the stage's summary metrics are returned."""
+    losses: list[float] = []
+    data: dict[str, Any] = {}
+
+    def record(metrics: dict[str, Any]) -> None:
+        losses.append(float(metrics["loss"]))
+        append_train_metrics(
+            metrics_file,
+            {
+                "step": int(metrics["step"]),
+                "loss": float(metrics["loss"]),
+                "lr": float(metrics["lr"]),
+                "tokens_per_s": float(metrics["tokens_per_s"]),
+                "trained_tokens": int(metrics["num_trained_tokens"]),
+                "tokens": int(metrics["num_tokens"]),
+            },
+        )
+
+    cfg = loop
+    if cfg.train_num_workers == 0:
+        from srft_ray.train.loop import train_loop
+
+        result = train_loop(config, report=record)
+        data, steps = result.data, result.first_step + result.num_steps
+    else:
+        from srft_ray.train.trainer import run_training
+
+        result = run_training(
+            config,
+            cfg.train_num_workers,
+            cfg.train_use_gpu,
+            cpus_per_worker=cfg.train_cpus_per_worker,
+            storage_path=str(metrics_file.parent.parent / "ray-train"),
+            run_name="train",
+        )
+        if result.error:
+            raise RuntimeError(f"training failed: {result.error}")
+        final = dict(result.metrics or {})
+        frame = getattr(result, "metrics_dataframe", None)
+        rows = frame.to_dict("records") if frame is not None else [final]
+        for row in rows:
+            if "loss" in row:
+                record(row)
+        data = {k.removeprefix("data/"): v for k, v in final.items() if k.startswith("data/")}
+        steps = int(final.get("step", 0))
+    tokens, trained = int(data.get("num_tokens", 0)), int(data.get("num_trained_tokens", 0))
+    return {
+        "num_tokens": tokens,
+        "num_trained_tokens": trained,
+        "trained_token_share": trained / tokens if tokens else None,
+        "final_loss": losses[-1] if losses else None,
+        "num_optimizer_steps": steps,
+        "num_masked_steps": int(data.get("num_masked_steps", 0)),
+        "num_documents": int(data.get("num_documents", 0)),
+        "mode": config.mode,
+    }
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+def evaluate(ctx: RunContext, manifest: RoundManifest, export: str) -> dict[str, Any]:
+    from srft_ray.rounds.evaluation import evaluate_policy
+
+    paths = manifest.paths
+    inputs = {
+        "config": json_hash(to_dict(ctx.config.evaluate)),
+        "policy": checkpoint_hash(export),
+        "tasks": json_hash(sorted(t.instance_id for t in ctx.eval_tasks)),
+    }
+    stage = manifest.stage("evaluate")
+    if not _begin(ctx, stage, inputs, [paths.eval]):
+        return stage.record.metrics
+    ctx.log(f"[evaluate] round {manifest.round_index}: {len(ctx.eval_tasks)} held-out tasks")
+    try:
+        engine = ctx.engines.get(export, ctx.log)
+        metrics = evaluate_policy(
+            ctx.config.evaluate,
+            export,
+            ctx.eval_tasks,
+            TrajectoryStore(paths.eval),
+            round_index=manifest.round_index,
+            source=ctx.config.tasks.source,
+            engine=engine,
+            log=ctx.log,
+        )
+    except BaseException as exc:
+        _fail(ctx, stage, exc)
+        raise
+    _finish(ctx, stage, {"eval": paths.eval}, metrics)
+    return metrics

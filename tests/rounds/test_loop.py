@@ -1,0 +1,261 @@
+"""The SRFT loop for real: a driver killed with SIGKILL mid-run resumes, `srft ablate`, and a
+stage launched through `ray job submit` on the session's Ray cluster.
+
+The loop runs as `python -m srft_ray.jobs.loop` subprocesses joined to the session cluster (so
+killing the driver kills its actors, as on a real cluster), with the ScriptedTeacher, rule
+labels, in-process training and a real vLLM evaluation of each exported checkpoint.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from srft_ray.data.store import TrajectoryStore
+from srft_ray.jobs.loop import parse_config
+from srft_ray.rounds.config import EMBEDDED_CONFIG, TaskSplitConfig, split_tasks
+from srft_ray.tasks.source import load_task_source
+
+REPO = Path(__file__).resolve().parents[2]
+NUM_TRAIN_TASKS = 3
+# Tiny, fast settings over the embedded defaults: teacher rounds only, rule labels.
+TINY = [
+    "num_rounds=2",
+    "teacher_rounds=2",
+    "critic.labels=rules",
+    f"tasks.max_train_tasks={NUM_TRAIN_TASKS}",
+    "tasks.max_eval_tasks=1",
+    "collect.num_workers=1",
+    "collect.episodes_per_worker=1",
+    "critic_num_cpus=0.25",
+    "train.max_steps=1",
+    "train.max_length=1024",
+    "train.tokens_per_micro_batch=1024",
+    "evaluate.episode.agent.step_limit=1",
+    "evaluate.episode.policy.sampling.max_tokens=32",
+    "policy_engine_num_cpus=0.5",
+    "collect.episode.policy.engine.kv_cache_memory_gb=0.5",
+    "write_report=false",
+]
+
+
+def stored_ids(store: Path) -> list[str]:
+    """Every id in every part (duplicates included, unlike TrajectoryStore.ids())."""
+    parts = sorted(store.glob("part-*.parquet"))
+    return [i for part in parts for i in pq.read_table(part).column("trajectory_id").to_pylist()]
+
+
+def manifest(run_dir: Path, index: int) -> dict:
+    path = run_dir / f"round-{index:03d}" / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def stage_status(run_dir: Path, index: int, stage: str) -> str:
+    return manifest(run_dir, index).get("stages", {}).get(stage, {}).get("status", "")
+
+
+def loop_command(run_dir: Path, ray_address: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "srft_ray.jobs.loop",
+        "-c",
+        str(EMBEDDED_CONFIG),
+        "--run-dir",
+        str(run_dir),
+        f"ray.address={ray_address}",
+        *TINY,
+    ]
+
+
+def start_loop(run_dir: Path, ray_address: str, log: Path) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            loop_command(run_dir, ray_address),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,  # its own process group: SIGKILL reaches it all
+        )
+
+
+def kill_when(proc: subprocess.Popen, condition, log: Path, timeout_s: float = 300) -> None:
+    """SIGKILL the driver's process group as soon as `condition()` holds."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"loop exited ({proc.returncode}) before the kill point:\n{tail(log)}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"kill point not reached in {timeout_s}s:\n{tail(log)}")
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def tail(log: Path, num_chars: int = 4000) -> str:
+    return log.read_text(errors="replace")[-num_chars:]
+
+
+def test_split_is_stable_disjoint_and_salted():
+    tasks = load_task_source("embedded").tasks()
+    config = TaskSplitConfig(eval_fraction=0.25)
+    train, held = split_tasks(tasks, config)
+    again_train, again_held = split_tasks(list(reversed(tasks)), config)
+    assert {t.instance_id for t in held} == {t.instance_id for t in again_held}
+    assert {t.instance_id for t in train} == {t.instance_id for t in again_train}
+    assert not {t.instance_id for t in train} & {t.instance_id for t in held}
+    assert len(train) + len(held) == len(tasks) and held
+    other = split_tasks(tasks, TaskSplitConfig(eval_fraction=0.25, split_salt="other"))[1]
+    assert {t.instance_id for t in other} != {t.instance_id for t in held}
+    with pytest.raises(ValueError, match="eval_fraction"):
+        split_tasks(tasks, TaskSplitConfig(eval_fraction=1.0))
+
+
+def test_run_defaults_are_the_embedded_config(tmp_path):
+    config = parse_config([])
+    assert config.resolved_run_dir() == (Path("runs") / "embedded").resolve()
+    assert config.teacher.kind == "scripted" and config.collect.episode.policy.kind == "vllm"
+    assert config.critic.backend == "vllm" and config.collect.episode.sandbox.backend == "bwrap"
+    assert config.num_rounds == 2 and config.collect.episode.policy.sampling.max_tokens <= 128
+    config = parse_config(["--run-dir", str(tmp_path), "num_rounds=3", "train.mode=rft"])
+    assert config.resolved_run_dir() == tmp_path and config.num_rounds == 3
+    assert config.train.mode == "rft"
+    with pytest.raises(ValueError, match="num_round"):
+        parse_config(["num_round=3"])
+
+
+@pytest.fixture(scope="module")
+def resumed_run(ray_cluster, smollm_dir, tmp_path_factory):
+    """A two-round run whose driver is SIGKILLed twice (mid-collect, then mid-evaluate of round
+    1) and restarted each time; yields what the test checks."""
+    run_dir = tmp_path_factory.mktemp("loop") / "run"
+    log = run_dir.parent / "loop.log"
+    address = ray_cluster["address"]
+    collected0 = run_dir / "round-000" / "collected"
+
+    first = start_loop(run_dir, address, log)
+    kill_when(first, lambda: len(list(collected0.glob("part-*.parquet"))) >= 1, log)
+    parts_at_kill = {p.name: p.read_bytes() for p in collected0.glob("part-*.parquet")}
+    ids_at_kill = stored_ids(collected0)
+
+    second = start_loop(run_dir, address, log)
+    kill_when(second, lambda: stage_status(run_dir, 1, "evaluate") == "running", log)
+    before_third = {i: manifest(run_dir, i) for i in (0, 1)}
+
+    third = start_loop(run_dir, address, log)
+    assert third.wait(timeout=600) == 0, tail(log)
+    fourth = subprocess.run(
+        loop_command(run_dir, address), cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert fourth.returncode == 0, fourth.stdout[-3000:] + fourth.stderr[-3000:]
+    return {
+        "run_dir": run_dir,
+        "parts_at_kill": parts_at_kill,
+        "ids_at_kill": ids_at_kill,
+        "before_third": before_third,
+        "fourth_output": fourth.stdout,
+        "log": log,
+    }
+
+
+@pytest.mark.slow
+def test_killed_driver_resumes_without_loss_duplication_or_redone_stages(resumed_run):
+    run_dir = resumed_run["run_dir"]
+    train_ids = [t.instance_id for t in split_tasks(*_tasks_and_split())[0]][:NUM_TRAIN_TASKS]
+    for index in (0, 1):
+        expected = {f"{index}/{i}/0" for i in train_ids}
+        root = run_dir / f"round-{index:03d}"
+        for store in ("collected", "labelled"):
+            ids = stored_ids(root / store)
+            assert collections.Counter(ids).most_common(1)[0][1] == 1, (store, ids)  # no dups
+            assert set(ids) == expected, (index, store)  # nothing lost
+        assert (root / "export" / "model.safetensors").exists()
+        assert len(stored_ids(root / "eval")) == 1
+        stages = manifest(run_dir, index)["stages"]
+        assert all(s["status"] == "done" for s in stages.values()), stages
+    # Kill 1 landed mid-collection of round 0: the parts written before it were kept as they
+    # were (not rewritten), and the restart collected only the rest.
+    assert resumed_run["ids_at_kill"]
+    collected0 = run_dir / "round-000" / "collected"
+    for name, content in resumed_run["parts_at_kill"].items():
+        assert (collected0 / name).read_bytes() == content
+    r0 = manifest(run_dir, 0)["stages"]
+    assert [a["status"] for a in r0["collect"]["attempts"]] == ["interrupted", "done"]
+    assert r0["collect"]["metrics"]["num_written_this_attempt"] == NUM_TRAIN_TASKS - len(
+        resumed_run["ids_at_kill"]
+    )
+    # Kill 2 landed in round 1's evaluation: every stage finished before it was not redone.
+    before = resumed_run["before_third"]
+    for index, names in ((0, ("collect", "critique", "train", "evaluate")), (1, ("collect",
+            "critique", "train"))):  # fmt: skip
+        after = manifest(run_dir, index)["stages"]
+        for name in names:
+            assert after[name]["attempts"] == before[index]["stages"][name]["attempts"], name
+    r1_eval = manifest(run_dir, 1)["stages"]["evaluate"]["attempts"]
+    assert [a["status"] for a in r1_eval] == ["interrupted", "done"]
+    # Train metrics were recorded per step, and a full rerun redoes nothing.
+    assert (run_dir / "round-001" / "train" / "metrics.jsonl").read_text().strip()
+    assert resumed_run["fourth_output"].count("on the same inputs, skipped") == 8
+
+
+def _tasks_and_split():
+    return load_task_source("embedded").tasks(), parse_config(["-c", str(EMBEDDED_CONFIG)]).tasks
+
+
+@pytest.mark.slow
+def test_ablate_compares_methods_on_the_same_data(resumed_run):
+    from srft_ray.rounds.ablate import main
+
+    run_dir = resumed_run["run_dir"]
+    shutil.rmtree(run_dir / "ablate", ignore_errors=True)
+    # The run's config (run.json) already names the session cluster's address.
+    code = main([str(run_dir), "--methods", "rft,srft,all", "--rounds", "0"])
+    assert code == 0
+    results = json.loads((run_dir / "ablate" / "results.json").read_text())
+    rows = results["methods"]
+    assert set(rows) == {"rft", "srft", "all"}
+    assert results["datasets"] == [str(run_dir / "round-000" / "labelled")]
+    for row in rows.values():
+        assert row["num_tasks"] == 1 and 0.0 <= row["resolve_rate"] <= 1.0
+    # Same data, different filters: no-filter trains the most, RFT the least (only resolved).
+    assert rows["all"]["num_trained_tokens"] >= rows["srft"]["num_trained_tokens"]
+    assert rows["srft"]["num_masked_steps"] >= rows["all"]["num_masked_steps"] == 0
+    assert (run_dir / "ablate" / "srft" / "export" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_collect_job_through_ray_job_submit(ray_cluster, tmp_path):
+    ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent))
+    out = tmp_path / "collected"
+    command = [
+        ray_bin,
+        "job",
+        "submit",
+        "--address",
+        ray_cluster["dashboard_url"],
+        "--",
+        "python",
+        "-m",
+        "srft_ray.jobs.collect",
+        "collect.max_tasks=2",
+        "collect.num_workers=1",
+        "collect.worker_num_cpus=0.5",
+        f"output_dir={out}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "succeeded" in done.stdout
+    tasks = load_task_source("embedded").tasks()[:2]
+    assert sorted(stored_ids(out)) == sorted(f"0/{t.instance_id}/0" for t in tasks)
+    assert TrajectoryStore(out).is_complete()
