@@ -38,15 +38,17 @@ class CriticWorker:
         tokenizer_path = config.tokenizer or config.engine.model or str(default_model_dir())
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
         self.critic = LLMCritic(config, tokenizer, backend)
-        self.num_batches = 0
+        self.num_started = 0
+        self.num_finished = 0
 
     async def label(self, trajectories: list[Trajectory]) -> LabelledBatch:
+        self.num_started += 1
         batch = await self.critic.label_batch(trajectories)
-        self.num_batches += 1
+        self.num_finished += 1
         return batch
 
-    async def ping(self) -> int:
-        return self.num_batches
+    async def ping(self) -> dict[str, int]:
+        return {"num_started": self.num_started, "num_finished": self.num_finished}
 
 
 def start_critic_worker(

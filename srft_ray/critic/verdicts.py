@@ -149,6 +149,7 @@ def classify_engine_error(exc: BaseException) -> BadCriticOutput:
     """An engine that rejected a request: overflow when the prompt was too long, else an error."""
     text = str(exc)
     lowered = text.lower()
-    if "maximum model length" in lowered or "too long" in lowered or "max_model_len" in lowered:
+    markers = ("maximum model length", "maximum context length", "too long", "max_model_len")
+    if any(marker in lowered for marker in markers):
         return BadCriticOutput("overflow", text.strip().splitlines()[-1][:200])
     return BadCriticOutput("engine_error", f"{type(exc).__name__}: {text[:200]}")

@@ -119,4 +119,9 @@ def test_vote_and_engine_errors():
         "The decoder prompt (length 9000) is longer than the maximum model length of 8192."
     )
     assert classify_engine_error(too_long).kind == "overflow"
+    vllm_032 = ValueError(
+        "This model's maximum context length is 8192 tokens. However, your prompt contains 10808 "
+        "input tokens, which exceeds this limit even without any output tokens."
+    )
+    assert classify_engine_error(vllm_032).kind == "overflow"
     assert classify_engine_error(RuntimeError("CUDA error")).kind == "engine_error"
