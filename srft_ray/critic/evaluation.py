@@ -1,0 +1,204 @@
+"""`srft critic-eval`: how well critic and rule labels detect bad steps, against reference labels.
+
+References are the ScriptedTeacher's ground truth (StepLabel source "scripted") or human labels
+carried by the trajectories, or a hand-labelled JSONL of {"trajectory_id", "step", "label"}
+(`step` is Step.index). The positive class is "bad": precision = of the steps flagged bad, how
+many are bad; recall = of the bad steps, how many were flagged. Predictions come from labelled
+stores: the raw critic label of each prompt version (source "critic"), and the four label modes
+recomputed from it and the (deterministic) rules, so one labelled store answers every mode. A
+predicted `unknown` counts as not flagged (like `--unknown-as good`) and is reported separately.
+Undefined ratios (no flagged steps, no bad steps) are reported as 0.0.
+
+    srft critic-eval --store runs/r0/labelled [--store ...] [--labels hand.jsonl] [--out eval.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from srft_ray.critic.llm_critic import COMBINED_PREFIX
+from srft_ray.critic.rules import combine, rule_labels
+from srft_ray.data.model import DataError, StepLabel, Trajectory
+from srft_ray.data.store import TrajectoryStore
+
+MODES = ("critic", "rules", "critic_and_rules", "critic_or_rules")
+REFERENCE_SOURCES = ("human", "scripted")
+
+
+@dataclass(kw_only=True)
+class Metrics:
+    source: str
+    prompt_version: str
+    mode: str
+    num_steps: int = 0
+    num_unknown: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def count(self, predicted: str, truth: str, unknown_as: str) -> None:
+        self.num_steps += 1
+        if predicted == "unknown":
+            self.num_unknown += 1
+            predicted = unknown_as
+        flagged, bad = predicted == "bad", truth == "bad"
+        self.tp += flagged and bad
+        self.fp += flagged and not bad
+        self.fn += bad and not flagged
+        self.tn += not bad and not flagged
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def accuracy(self) -> float:
+        return (self.tp + self.tn) / self.num_steps if self.num_steps else 0.0
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.update(precision=self.precision, recall=self.recall, f1=self.f1, accuracy=self.accuracy)
+        return out
+
+
+def load_reference_jsonl(path: str | Path) -> dict[tuple[str, int], str]:
+    """(trajectory_id, step index) -> good/bad from a hand-labelled JSONL file."""
+    out = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not JSON ({exc})") from None
+        for key, kind in (("trajectory_id", str), ("step", int), ("label", str)):
+            if not isinstance(row.get(key), kind) or isinstance(row.get(key), bool):
+                raise DataError(f"{where}: field {key!r} must be a {kind.__name__}")
+        if row["label"] not in ("good", "bad"):
+            raise DataError(f"{where}: field 'label' must be good or bad, got {row['label']!r}")
+        out[(row["trajectory_id"], row["step"])] = row["label"]
+    return out
+
+
+def reference_from_trajectories(trajs: Iterable[Trajectory]) -> dict[tuple[str, int], str]:
+    """Reference labels carried by the trajectories (human first, then the scripted teacher)."""
+    out = {}
+    for traj in trajs:
+        for step in traj.steps:
+            found = step.label_from(*REFERENCE_SOURCES)
+            if found is not None and found.label in ("good", "bad"):
+                out[(traj.trajectory_id, step.index)] = found.label
+    return out
+
+
+def _raw_critic(labels: list[StepLabel]) -> dict[str, StepLabel]:
+    """prompt version -> the last raw critic label of that version on one step."""
+    return {
+        lab.prompt_version: lab
+        for lab in labels
+        if lab.source == "critic" and not lab.model.startswith(COMBINED_PREFIX)
+    }
+
+
+def evaluate(
+    trajs: Iterable[Trajectory],
+    reference: dict[tuple[str, int], str],
+    *,
+    source: str = "",
+    unknown_as: str = "good",
+) -> list[Metrics]:
+    """Metrics per (prompt version, mode) over the steps that have a reference label."""
+    table: dict[tuple[str, str], Metrics] = {}
+
+    def row(version: str, mode: str) -> Metrics:
+        key = (version, mode)
+        if key not in table:
+            table[key] = Metrics(source=source, prompt_version=version, mode=mode)
+        return table[key]
+
+    for traj in trajs:
+        rules = rule_labels(traj)
+        for step, fired in zip(traj.steps, rules):
+            truth = reference.get((traj.trajectory_id, step.index))
+            if truth is None:
+                continue
+            row("-", "rules").count(combine("rules", None, fired), truth, unknown_as)
+            for version, critic in _raw_critic(step.labels).items():
+                for mode in ("critic", "critic_and_rules", "critic_or_rules"):
+                    row(version, mode).count(combine(mode, critic, fired), truth, unknown_as)
+    return sorted(table.values(), key=lambda m: (m.prompt_version, MODES.index(m.mode)))
+
+
+def format_table(rows: list[Metrics]) -> str:
+    head = f"{'source':<24} {'prompt':<16} {'mode':<17} {'steps':>5} {'unk':>4} "
+    head += (
+        f"{'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4} {'prec':>6} {'recall':>6} {'F1':>6} {'acc':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for m in rows:
+        lines.append(
+            f"{m.source[-24:]:<24} {m.prompt_version:<16} {m.mode:<17} {m.num_steps:>5} "
+            f"{m.num_unknown:>4} {m.tp:>4} {m.fp:>4} {m.fn:>4} {m.tn:>4} {m.precision:>6.3f} "
+            f"{m.recall:>6.3f} {m.f1:>6.3f} {m.accuracy:>6.3f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="srft critic-eval", description=__doc__.split("\n")[0])
+    parser.add_argument("--store", action="append", default=[], help="labelled store (repeatable)")
+    parser.add_argument(
+        "--labels",
+        help="reference: a JSONL of {trajectory_id, step, label} or a store directory "
+        "whose steps carry scripted/human labels; default: the labels inside each --store",
+    )
+    parser.add_argument("--unknown-as", choices=("good", "bad"), default="good")
+    parser.add_argument("--out", help="write the metrics as JSON here")
+    args = parser.parse_args(argv)
+    if not args.store:
+        parser.error("give at least one --store with labelled trajectories")
+    fixed_reference = None
+    if args.labels:
+        path = Path(args.labels)
+        if path.is_dir():
+            fixed_reference = reference_from_trajectories(TrajectoryStore(path))
+        else:
+            fixed_reference = load_reference_jsonl(path)
+    rows: list[Metrics] = []
+    for store_dir in args.store:
+        if not Path(store_dir).is_dir():
+            print(f"critic-eval: {store_dir}: no such store directory", file=sys.stderr)
+            return 2
+        trajs = TrajectoryStore(store_dir).read_all()
+        reference = (
+            fixed_reference if fixed_reference is not None else reference_from_trajectories(trajs)
+        )
+        if not reference:
+            print(f"critic-eval: {store_dir}: no reference labels (give --labels)", file=sys.stderr)
+            return 2
+        rows += evaluate(trajs, reference, source=store_dir, unknown_as=args.unknown_as)
+    print(format_table(rows))
+    if args.out:
+        Path(args.out).write_text(json.dumps([m.to_dict() for m in rows], indent=2) + "\n")
+        print(f"critic-eval: wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

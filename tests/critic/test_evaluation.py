@@ -1,0 +1,75 @@
+"""critic-eval metrics against numbers computed by hand."""
+
+import json
+
+import pytest
+
+from srft_ray.critic.evaluation import evaluate, main, reference_from_trajectories
+from srft_ray.data.model import DataError, StepLabel
+from srft_ray.data.store import TrajectoryStore
+
+from .trajectories import make_trajectory
+
+
+def _labelled():
+    # Truth (scripted): steps 2 and 3 bad. Rules fire on 2, 3, 4 (see test_rules).
+    traj = make_trajectory("e")
+    per_step = {2: "bad", 4: "bad", 5: "bad", 8: "unknown"}
+    for step in traj.steps:
+        step.labels.append(
+            StepLabel(
+                label=per_step.get(step.index, "good"),
+                source="critic",
+                prompt_version="per_step/v1",
+            )
+        )
+        step.labels.append(
+            StepLabel(label="good", source="critic", prompt_version="single_pass/v1")
+        )
+    return traj
+
+
+EXPECTED = {
+    # (version, mode): (TP, FP, FN, TN, unknown, precision, recall, F1, accuracy)
+    ("per_step/v1", "critic"): (1, 2, 1, 5, 1, 1 / 3, 1 / 2, 0.4, 6 / 9),
+    ("per_step/v1", "critic_and_rules"): (1, 1, 1, 6, 0, 0.5, 0.5, 0.5, 7 / 9),
+    ("per_step/v1", "critic_or_rules"): (2, 2, 0, 5, 1, 0.5, 1.0, 2 / 3, 7 / 9),
+    ("-", "rules"): (2, 1, 0, 6, 0, 2 / 3, 1.0, 0.8, 8 / 9),
+    ("single_pass/v1", "critic"): (0, 0, 2, 7, 0, 0.0, 0.0, 0.0, 7 / 9),
+}
+
+
+def test_metrics_match_hand_computed_numbers():
+    traj = _labelled()
+    rows = {
+        (m.prompt_version, m.mode): m for m in evaluate([traj], reference_from_trajectories([traj]))
+    }
+    for key, (tp, fp, fn, tn, unk, p, r, f1, acc) in EXPECTED.items():
+        m = rows[key]
+        assert (m.tp, m.fp, m.fn, m.tn, m.num_unknown, m.num_steps) == (tp, fp, fn, tn, unk, 9), key
+        assert (m.precision, m.recall, m.f1, m.accuracy) == pytest.approx((p, r, f1, acc)), key
+    assert len(rows) == 7  # rules + 3 modes for each of the 2 prompt versions
+
+
+def test_cli_with_store_and_hand_labelled_jsonl(tmp_path, capsys):
+    store = TrajectoryStore(tmp_path / "labelled")
+    store.append([_labelled()])
+    out = tmp_path / "eval.json"
+    assert main(["--store", str(store.path), "--out", str(out)]) == 0
+    assert "per_step/v1" in capsys.readouterr().out
+    rows = {(r["prompt_version"], r["mode"]): r for r in json.loads(out.read_text())}
+    assert rows[("per_step/v1", "critic")]["f1"] == pytest.approx(0.4)
+    # A hand-labelled file overrides the scripted labels: only its two steps count.
+    hand = tmp_path / "hand.jsonl"
+    hand.write_text(
+        '{"trajectory_id": "e", "step": 4, "label": "bad"}\n'
+        '{"trajectory_id": "e", "step": 5, "label": "good"}\n'
+    )
+    assert main(["--store", str(store.path), "--labels", str(hand), "--out", str(out)]) == 0
+    row = {(r["prompt_version"], r["mode"]): r for r in json.loads(out.read_text())}[
+        ("per_step/v1", "critic")
+    ]
+    assert (row["num_steps"], row["tp"], row["fp"], row["accuracy"]) == (2, 1, 1, 0.5)
+    hand.write_text('{"trajectory_id": "e", "step": "4", "label": "bad"}\n')
+    with pytest.raises(DataError, match=r"hand.jsonl:1: field 'step'"):
+        main(["--store", str(store.path), "--labels", str(hand)])
