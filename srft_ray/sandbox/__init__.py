@@ -31,6 +31,7 @@ __all__ = [
     "SandboxError",
     "SandboxUnavailable",
     "open_sandbox",
+    "remove_orphaned_sandboxes",
 ]
 
 # name -> "module:Class"; imported on use so the bwrap path never imports the docker SDK.
@@ -127,3 +128,17 @@ def open_sandbox(
     module_name, class_name = target.split(":")
     backend_cls = getattr(importlib.import_module(module_name), class_name)
     return backend_cls(config, source_dir=source_dir, image=image)
+
+
+def remove_orphaned_sandboxes(config: SandboxConfig) -> int:
+    """Delete what sandboxes of killed processes left behind on this host; returns how many.
+
+    A sandbox cleans up after itself on close(), garbage collection and interpreter exit, but not
+    when its process is SIGKILLed (a Ray worker lost mid-episode). Call this when a worker starts:
+    bwrap state folders under `config.temp_root` and cgroups, or docker containers labelled with
+    a dead owner pid on this host. Sandboxes of live processes are never touched.
+    """
+    module_name = BACKENDS[config.backend].split(":")[0] if config.backend in BACKENDS else ""
+    if not module_name:
+        raise ValueError(f"unknown sandbox backend {config.backend!r}")
+    return importlib.import_module(module_name).remove_orphans(config)

@@ -35,8 +35,22 @@ from srft_ray.sandbox.bwrap_host import (
     probe,
     python_dirs,
 )
-from srft_ray.sandbox.cgroups import SandboxCgroups
+from srft_ray.sandbox.cgroups import SandboxCgroups, owner_pid, pid_alive, remove_orphaned_cgroups
 from srft_ray.sandbox.outcome import OutputCollector, classify_end
+
+STATE_PREFIX = "srft-bwrap-"  # then the owning process id, so orphans can be found
+
+
+def remove_orphans(config: SandboxConfig) -> int:
+    """Delete state folders and cgroups of bwrap sandboxes whose owning process was killed."""
+    root = config.temp_root or tempfile.gettempdir()
+    num_removed = remove_orphaned_cgroups()
+    for entry in os.scandir(root):
+        pid = owner_pid(entry.name, STATE_PREFIX)
+        if pid is not None and not pid_alive(pid) and entry.is_dir(follow_symlinks=False):
+            force_rmtree(entry.path)
+            num_removed += 1
+    return num_removed
 
 
 def _cleanup(state_dir: str, cgroups: SandboxCgroups, procs: set[subprocess.Popen]) -> None:
@@ -83,7 +97,9 @@ class BwrapSandbox:
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._closed = False
-        self._state = tempfile.mkdtemp(prefix="srft-bwrap-", dir=config.temp_root or None)
+        self._state = tempfile.mkdtemp(
+            prefix=f"{STATE_PREFIX}{os.getpid()}-", dir=config.temp_root or None
+        )
         self.cgroups = SandboxCgroups(
             pids_limit=config.pids_limit, memory_bytes=config.memory_mb * 1024 * 1024
         )

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 _V1_ROOT = "/sys/fs/cgroup"
+_PREFIX = "srft-sandbox-"  # then the owning process id, so orphans can be found
 
 
 def _own_paths() -> dict[str, str]:
@@ -35,7 +36,7 @@ def _make_child(parent: str) -> str | None:
     if not os.access(parent, os.W_OK) or not os.path.exists(f"{parent}/cgroup.procs"):
         return None
     try:
-        return tempfile.mkdtemp(prefix="srft-sandbox-", dir=parent)
+        return tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent)
     except OSError:
         return None
 
@@ -121,6 +122,49 @@ class SandboxCgroups:
         for path in self.dirs:
             _remove_dir(path)
         self.dirs = []
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_pid(name: str, prefix: str) -> int | None:
+    """The owner pid in a name like `<prefix><pid>-<random>`, or None."""
+    if not name.startswith(prefix):
+        return None
+    pid, sep, _ = name[len(prefix) :].partition("-")
+    return int(pid) if sep and pid.isdigit() else None
+
+
+def remove_orphaned_cgroups() -> int:
+    """Delete sandbox cgroups whose owning process is gone (killed before it could clean up)."""
+    own = _own_paths()
+    parents = [f"{_V1_ROOT}/{c}{own[c]}" for c in ("pids", "memory") if c in own]
+    parents.append(f"{_V1_ROOT}{own.get('', '/')}")
+    num_removed = 0
+    for parent in {p.rstrip("/") for p in parents}:
+        try:
+            entries = list(os.scandir(parent))
+        except OSError:
+            continue
+        for entry in entries:
+            pid = owner_pid(entry.name, _PREFIX)
+            if pid is None or pid_alive(pid) or not entry.is_dir():
+                continue
+            try:  # bwrap dies with its parent, but be sure nothing is left inside
+                for line in Path(entry.path, "cgroup.procs").read_text().split():
+                    os.kill(int(line), 9)
+            except (OSError, ValueError):
+                pass
+            _remove_dir(entry.path)
+            num_removed += not os.path.exists(entry.path)
+    return num_removed
 
 
 def _remove_dir(path: str) -> None:

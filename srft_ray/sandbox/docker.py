@@ -15,6 +15,7 @@ import io
 import os
 import queue
 import resource
+import socket
 import tarfile
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from srft_ray.protocols import CommandResult
 from srft_ray.sandbox import SandboxConfig, SandboxError, SandboxUnavailable
+from srft_ray.sandbox.cgroups import pid_alive
 from srft_ray.sandbox.outcome import OutputCollector, classify_end
 
 _MAX_LIFETIME_S = 6 * 3600
@@ -62,6 +64,22 @@ def connect(docker_host: str = ""):
             "(.ci/podman-setup.sh), and set DOCKER_HOST / sandbox.docker_host"
         ) from exc
     return client
+
+
+def remove_orphans(config: SandboxConfig) -> int:
+    """Remove sandbox containers whose owning process on this host was killed."""
+    client = connect(config.docker_host)
+    host = socket.gethostname()
+    num_removed = 0
+    try:
+        for container in client.containers.list(all=True, filters={"label": "srft.sandbox=1"}):
+            owner_host, _, pid = container.labels.get("srft.owner", "").rpartition(":")
+            if owner_host == host and pid.isdigit() and not pid_alive(int(pid)):
+                container.remove(force=True)
+                num_removed += 1
+    finally:
+        client.close()
+    return num_removed
 
 
 def _remove(client, container_id: str) -> None:
@@ -115,7 +133,8 @@ class DockerSandbox:
                     Ulimit(name="fsize", soft=file_size, hard=file_size),
                     Ulimit(name="cpu", soft=config.cpu_seconds, hard=config.cpu_seconds),
                 ],
-                labels={"srft.sandbox": "1"},
+                # the owner lets remove_orphans find containers of killed processes
+                labels={"srft.sandbox": "1", "srft.owner": f"{socket.gethostname()}:{os.getpid()}"},
             )
         except Exception as exc:
             self.client.close()

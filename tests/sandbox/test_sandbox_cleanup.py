@@ -10,18 +10,21 @@ import sys
 
 import pytest
 
-from srft_ray.sandbox import SandboxConfig, open_sandbox
+from srft_ray.sandbox import SandboxConfig, open_sandbox, remove_orphaned_sandboxes
 
 CRASHING_EPISODE = """
 import sys
 from pathlib import Path
-from srft_ray.sandbox import SandboxConfig, open_sandbox
+from srft_ray.sandbox import SandboxConfig, open_sandbox, remove_orphaned_sandboxes
 
 backend, temp_root, source = sys.argv[1:4]
 config = SandboxConfig(backend=backend, image=sys.argv[4], temp_root=temp_root)
 box = open_sandbox(config, source_dir=Path(source))
 assert box.run("echo hi > f.txt").returncode == 0
 print(box.container.id if backend == "docker" else box._state, flush=True)
+if sys.argv[5] == "kill":
+    import os, signal
+    os.kill(os.getpid(), signal.SIGKILL)  # no finalizer runs: only remove_orphans can help
 raise RuntimeError("the episode crashed")
 """
 
@@ -46,7 +49,8 @@ def handle_of(box) -> str:
 def test_removed_when_the_process_crashes(backend, source_repo, tmp_path):
     image = os.environ.get("SRFT_DOCKER_IMAGE", "")
     child = subprocess.run(
-        [sys.executable, "-c", CRASHING_EPISODE, backend, str(tmp_path), str(source_repo), image],
+        [sys.executable, "-c", CRASHING_EPISODE, backend, str(tmp_path), str(source_repo), image]
+        + ["raise"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -75,3 +79,23 @@ def test_removed_by_with_and_by_garbage_collection(backend, source_repo, tmp_pat
     del box
     gc.collect()
     assert not exists(backend, handle)
+
+
+def test_orphans_of_a_killed_process_are_removed(backend, source_repo, tmp_path):
+    image = os.environ.get("SRFT_DOCKER_IMAGE", "")
+    args = [backend, str(tmp_path), str(source_repo), image, "kill"]
+    child = subprocess.run(
+        [sys.executable, "-c", CRASHING_EPISODE, *args], capture_output=True, text=True, timeout=120
+    )
+    assert child.returncode == -9, child.stderr
+    handle = child.stdout.strip()
+    assert exists(backend, handle)  # nothing cleaned up after a SIGKILL
+
+    with open_sandbox(
+        SandboxConfig(backend=backend, image=image, temp_root=str(tmp_path)), source_dir=None
+    ) as alive:
+        config = SandboxConfig(backend=backend, temp_root=str(tmp_path))
+        assert remove_orphaned_sandboxes(config) >= 1
+        assert not exists(backend, handle)
+        assert exists(backend, handle_of(alive))  # a live process's sandbox is left alone
+        assert alive.run("echo ok").output == "ok\n"
