@@ -116,6 +116,7 @@ class DockerSandbox:
         file_size = config.file_size_mb * 1024 * 1024
         # the engine cannot raise the hard limit it was started with; ours is the best guess
         nofile = min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        nproc = 32768  # at most pid_max (FACTS.md)
         try:
             self.container = self.client.containers.create(
                 image,
@@ -129,7 +130,9 @@ class DockerSandbox:
                 # podman refuses to start with nofile or nproc alone (FACTS.md): give both
                 ulimits=[
                     Ulimit(name="nofile", soft=nofile, hard=nofile),
-                    Ulimit(name="nproc", soft=config.pids_limit, hard=config.pids_limit),
+                    # pids_limit bounds processes; RLIMIT_NPROC would count a non-root user's
+                    # processes host-wide, so it is only set because podman requires it
+                    Ulimit(name="nproc", soft=nproc, hard=nproc),
                     Ulimit(name="fsize", soft=file_size, hard=file_size),
                     Ulimit(name="cpu", soft=config.cpu_seconds, hard=config.cpu_seconds),
                 ],
