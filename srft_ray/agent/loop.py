@@ -124,7 +124,10 @@ def run_episode(
                 exit_status = "submitted"
             else:
                 step.observation = format_observation(
-                    templates.observation, output=result.output, returncode=result.returncode
+                    templates.observation,
+                    output=result.output,
+                    returncode=result.returncode,
+                    exception_info=_why_stopped(result.end_reason, config.command_timeout_s),
                 )
         if step.observation is not None:
             messages.append({"role": traj.observation_role, "content": step.observation})
@@ -140,6 +143,15 @@ def run_episode(
         traj.outcome.test_results = graded.test_results
         traj.outcome.grading_log = graded.grading_log
     return traj
+
+
+def _why_stopped(end_reason: str, timeout_s: float) -> str:
+    """What mini-swe-agent's <exception> block says when a command did not simply exit."""
+    if end_reason == "exit":
+        return ""
+    if end_reason == "timeout":
+        return f"The command timed out after {timeout_s:g} seconds and was killed."
+    return f"The command was stopped by the sandbox ({end_reason.replace('_', ' ')})."
 
 
 def final_patch(sandbox: Sandbox, base_commit: str) -> str:

@@ -126,6 +126,14 @@ def test_step_and_token_limits(scripted_runner, calc_task):
     big = CannedPolicy([_bash("true")], num_prompt_tokens=5000)
     traj = _run(scripted_runner, calc_task, big, token_limit=4096)
     assert traj.outcome.exit_status == "token_limit" and traj.num_steps == 1
+    slow = CannedPolicy([_bash("sleep 1")])
+    traj = _run(scripted_runner, calc_task, slow, wall_time_limit_s=0.5)
+    assert traj.outcome.exit_status == "time_limit" and traj.num_steps == 1
+    hung = CannedPolicy([_bash("sleep 30")])
+    traj = _run(scripted_runner, calc_task, hung, step_limit=1, command_timeout_s=1)
+    assert traj.steps[0].end_reason == "timeout" and traj.steps[0].returncode is None
+    assert "<returncode>-1</returncode>" in traj.steps[0].observation
+    assert "<exception>The command timed out after 1 seconds" in traj.steps[0].observation
 
 
 def test_submission_is_the_diff_against_base_commit(scripted_runner, calc_task):
