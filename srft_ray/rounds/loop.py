@@ -29,8 +29,8 @@ from srft_ray.data.store import TrajectoryStore
 from srft_ray.engine import EngineConfig
 from srft_ray.rounds.config import LoopConfig, split_tasks
 from srft_ray.rounds.hashing import checkpoint_hash, dataset_hash, inputs_hash, json_hash
-from srft_ray.rounds.layout import append_train_metrics
-from srft_ray.rounds.manifest import RoundManifest, RunManifest, Stage
+from srft_ray.rounds.layout import STAGES, append_train_metrics, round_paths
+from srft_ray.rounds.manifest import RoundManifest, RunManifest, Stage, StageRecord
 
 Log = Callable[[str], None]
 
@@ -124,7 +124,7 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
     try:
         for index in range(config.num_rounds):
             round_started = time.monotonic()
-            manifest = run.round(index)
+            manifest = open_round(run, index)
             policy = run_round(ctx, manifest, policy)
             log(f"\n{format_round_summary(manifest)}")
             log(f"[run] round {index} took {format_duration(time.monotonic() - round_started)}\n")
@@ -136,6 +136,14 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
 
         log(f"[run] report: {write_report(run_dir)}  (rewrite it with `srft report {run_dir}`)")
     return run_dir
+
+
+def open_round(run: RunManifest, index: int) -> RoundManifest:
+    """run.round(index), writing a fresh manifest first when the round is new (one plain save,
+    so creating it never nests the manifest's file lock)."""
+    if not round_paths(run.run_dir, index).manifest.exists():
+        RoundManifest(run.run_dir, index, {name: StageRecord() for name in STAGES}).save()
+    return run.round(index)
 
 
 def run_round(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
@@ -361,8 +369,9 @@ def train_config_for(ctx: RunContext, manifest: RoundManifest, policy: str):
     paths = manifest.paths
     if ctx.config.train_from == "base":
         start = ctx.base_model
-        data = [str(RoundManifest.load_or_create(ctx.run.run_dir, i).paths.labelled) for i in
-                range(manifest.round_index + 1)]  # fmt: skip
+        data = [
+            str(round_paths(ctx.run.run_dir, i).labelled) for i in range(manifest.round_index + 1)
+        ]
     else:
         start, data = policy, [str(paths.labelled)]
     return replace(

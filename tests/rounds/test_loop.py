@@ -96,7 +96,6 @@ def kill_when(proc: subprocess.Popen, condition, log: Path, timeout_s: float = 3
         if proc.poll() is not None:
             pytest.fail(f"loop exited ({proc.returncode}) before the kill point:\n{tail(log)}")
         if time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail(f"kill point not reached in {timeout_s}s:\n{tail(log)}")
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -143,22 +142,33 @@ def resumed_run(ray_cluster, smollm_dir, tmp_path_factory):
     log = run_dir.parent / "loop.log"
     address = ray_cluster["address"]
     collected0 = run_dir / "round-000" / "collected"
+    started: list[subprocess.Popen] = []
 
-    first = start_loop(run_dir, address, log)
-    kill_when(first, lambda: len(list(collected0.glob("part-*.parquet"))) >= 1, log)
-    parts_at_kill = {p.name: p.read_bytes() for p in collected0.glob("part-*.parquet")}
-    ids_at_kill = stored_ids(collected0)
+    def start() -> subprocess.Popen:
+        started.append(start_loop(run_dir, address, log))
+        return started[-1]
 
-    second = start_loop(run_dir, address, log)
-    kill_when(second, lambda: stage_status(run_dir, 1, "evaluate") == "running", log)
-    before_third = {i: manifest(run_dir, i) for i in (0, 1)}
+    try:
+        first = start()
+        kill_when(first, lambda: len(list(collected0.glob("part-*.parquet"))) >= 1, log)
+        parts_at_kill = {p.name: p.read_bytes() for p in collected0.glob("part-*.parquet")}
+        ids_at_kill = stored_ids(collected0)
 
-    third = start_loop(run_dir, address, log)
-    assert third.wait(timeout=600) == 0, tail(log)
-    fourth = subprocess.run(
-        loop_command(run_dir, address), cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-    assert fourth.returncode == 0, fourth.stdout[-3000:] + fourth.stderr[-3000:]
+        second = start()
+        kill_when(second, lambda: stage_status(run_dir, 1, "evaluate") == "running", log)
+        before_third = {i: manifest(run_dir, i) for i in (0, 1)}
+
+        third = start()
+        assert third.wait(timeout=600) == 0, tail(log)
+        fourth = subprocess.run(
+            loop_command(run_dir, address), cwd=REPO, capture_output=True, text=True, timeout=300
+        )
+        assert fourth.returncode == 0, fourth.stdout[-3000:] + fourth.stderr[-3000:]
+    finally:  # never leave a driver behind, whatever failed
+        for proc in started:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
     return {
         "run_dir": run_dir,
         "parts_at_kill": parts_at_kill,
@@ -253,7 +263,13 @@ def test_collect_job_through_ray_job_submit(ray_cluster, tmp_path):
         "collect.worker_num_cpus=0.5",
         f"output_dir={out}",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    deadline = time.monotonic() + 90
+    while True:  # right after the cluster starts, its job agent may not be up yet
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        busy = "No available agent" in done.stdout + done.stderr
+        if done.returncode == 0 or not busy or time.monotonic() > deadline:
+            break
+        time.sleep(3)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "succeeded" in done.stdout
     tasks = load_task_source("embedded").tasks()[:2]
