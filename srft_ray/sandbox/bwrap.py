@@ -329,12 +329,13 @@ class BwrapSandbox:
 def _pump(proc, stream, collector: OutputCollector, deadline: float) -> tuple[bool, bool]:
     """Read the output until EOF; returns (timed_out, killed_for_output)."""
     fd = stream.fileno()
+    poller = select.poll()  # not select(): a busy Ray worker may hold fds above 1024
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return True, False
-        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
-        if not ready:
+        if not poller.poll(min(left, 1.0) * 1000):
             continue
         chunk = os.read(fd, 65536)
         if not chunk:

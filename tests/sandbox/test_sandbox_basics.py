@@ -123,3 +123,15 @@ def test_bwrap_blocked_namespaces_give_one_clear_error(tmp_path):
 def test_bwrap_missing_source_dir_is_an_error(tmp_path):
     with pytest.raises(SandboxError, match="not a directory"):
         open_sandbox(SandboxConfig(), source_dir=Path(tmp_path / "nope"))
+
+
+def test_bwrap_works_when_the_caller_holds_many_file_descriptors(source_repo):
+    # a busy Ray worker can hold fds above 1024, where select() fails
+    held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1100)]
+    try:
+        with open_sandbox(SandboxConfig(), source_dir=source_repo) as box:
+            assert box.run("echo hi").output == "hi\n"
+            assert box.run("sleep 5", timeout_s=0.5).end_reason == "timeout"
+    finally:
+        for fd in held:
+            os.close(fd)
