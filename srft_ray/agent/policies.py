@@ -221,6 +221,7 @@ class PolicyProvider:
         self.engine = engine
         self.semaphore = threading.Semaphore(max(1, config.max_concurrency))
         self._tokenizer = None
+        self._served_path: str | None = None
         if config.kind == "vllm" and engine is None:
             raise ValueError(
                 "policy kind 'vllm' needs an engine (EngineActor handle or VLLMEngine)"
@@ -230,7 +231,20 @@ class PolicyProvider:
     def model_name(self) -> str:
         if self.config.kind == "scripted":
             return ScriptedTeacher.model_name
-        return self.config.model or self.config.engine.model or "SmolLM2-135M-Instruct"
+        if self.config.model:
+            return self.config.model
+        if self.config.kind == "vllm":
+            return self.served_model_path().rstrip("/").rsplit("/", 1)[-1]
+        return ""
+
+    @property
+    def version(self) -> str:
+        """The configured version, else (vllm) the checkpoint path the engine serves."""
+        if self.config.version or self.config.kind != "vllm":
+            return self.config.version or (
+                ScriptedTeacher.version if self.config.kind == "scripted" else ""
+            )
+        return self.served_model_path()
 
     def sampling_params(self) -> dict[str, Any]:
         """What provenance records as the sampling parameters."""
@@ -238,17 +252,25 @@ class PolicyProvider:
             return {"scripted": asdict(self.config.scripted)}
         return asdict(self.config.sampling)
 
+    def served_model_path(self) -> str:
+        """The checkpoint the vllm engine serves (asked once; the actor may have reloaded)."""
+        if self._served_path is None:
+            if hasattr(self.engine.generate, "remote"):  # an EngineActor handle
+                import ray
+
+                self._served_path = str(ray.get(self.engine.tokenizer_path.remote()))
+            else:  # an in-process VLLMEngine
+                self._served_path = str(self.engine.model_path)
+        return self._served_path
+
     def tokenizer(self):
         if self._tokenizer is None:
             if not hasattr(self.engine.generate, "remote"):
                 self._tokenizer = self.engine.tokenizer  # an in-process VLLMEngine
             else:
-                import ray
                 from transformers import AutoTokenizer
 
-                # The engine actor knows which checkpoint it serves (it may have been reloaded).
-                path = ray.get(self.engine.tokenizer_path.remote())
-                self._tokenizer = AutoTokenizer.from_pretrained(path)
+                self._tokenizer = AutoTokenizer.from_pretrained(self.served_model_path())
         return self._tokenizer
 
     def for_episode(self, task: Task, sample_index: int) -> PolicyClient:
@@ -261,7 +283,7 @@ class PolicyProvider:
                 tokenizer=self.tokenizer(),
                 sampling=self.config.sampling,
                 model_name=self.model_name,
-                version=self.config.version,
+                version=self.version,
                 sample_index=sample_index,
                 max_model_len=self.config.engine.max_model_len,
                 semaphore=self.semaphore,

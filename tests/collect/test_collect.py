@@ -77,7 +77,7 @@ def test_killed_worker_loses_and_duplicates_nothing(ray_cluster, tasks, tmp_path
 
 
 @pytest.mark.slow
-def test_vllm_policy_round(ray_cluster, engine_actor, tasks, tokenizer, tmp_path):
+def test_vllm_policy_round(ray_cluster, engine_actor, tasks, tokenizer, smollm_dir, tmp_path):
     episode = EpisodeConfig()
     episode.agent.step_limit = 3
     episode.policy.kind = "vllm"
@@ -98,6 +98,8 @@ def test_vllm_policy_round(ray_cluster, engine_actor, tasks, tokenizer, tmp_path
         assert traj.outcome.exit_status in ("step_limit", "submitted", "format_error_limit")
         assert traj.outcome.resolved is not None  # graded, whatever the tiny model did
         assert traj.provenance.sampling_params["max_tokens"] == 64
+        assert traj.provenance.policy_model == smollm_dir.name
+        assert traj.provenance.policy_version == str(smollm_dir)
         for step in traj.steps:
             assert step.token_ids and len(step.logprobs) == len(step.token_ids) <= 64
             assert tokenizer.decode(step.token_ids, skip_special_tokens=True) == step.assistant
