@@ -5,7 +5,8 @@
 #   apt-get install -y podman runc        # done by .ci/run, not here
 #   eval "$(.ci/podman-setup.sh /tmp/srft-podman)"
 #   pytest tests/sandbox                  # the docker tests now run for real
-#   kill "$SRFT_PODMAN_PID"               # stop the service when done
+#   .ci/podman-setup.sh /tmp/srft-podman --stop   # when done: stop the service, remove
+#                                                 # sandbox containers, unmount the storage
 #
 # Everything podman keeps (config, image storage, socket, logs) lives under the given folder.
 # Only `export` lines go to stdout; progress goes to stderr.
@@ -54,6 +55,20 @@ EOF
 export CONTAINERS_CONF="$DIR/containers.conf"
 export CONTAINERS_STORAGE_CONF="$DIR/storage.conf"
 export CONTAINERS_REGISTRIES_CONF="$DIR/registries.conf"
+
+if [ "${2:-}" = "--stop" ]; then
+  podman ps -aq --filter label=srft.sandbox=1 | xargs -r podman rm -f >/dev/null 2>&1 || true
+  if [ -f "$DIR/podman.pid" ]; then
+    PID="$(cat "$DIR/podman.pid")"
+    kill "$PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$DIR/podman.pid" "$DIR/podman.sock"
+    log "stopped podman service pid $PID"
+  fi
+  # podman's overlay driver bind-mounts its own folder; unmount it so the folder can be deleted
+  if mountpoint -q "$DIR/storage/overlay" 2>/dev/null; then umount "$DIR/storage/overlay" || true; fi
+  exit 0
+fi
 
 # --- the API service ---
 SOCK="$DIR/podman.sock"
