@@ -23,10 +23,13 @@ previous manifest in place.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -152,7 +155,7 @@ class Stage:
                 "inputs_hash": rec.inputs_hash,
             }
         )
-        self.manifest.save()
+        self.manifest.save_stage(self.name)
         return self
 
     def heartbeat(self, metrics: Mapping[str, Any] | None = None) -> None:
@@ -161,7 +164,7 @@ class Stage:
         rec.attempts[-1]["last_seen_at"] = time.time()
         if metrics:
             rec.metrics = json.loads(json.dumps(dict(metrics), default=str))
-        self.manifest.save()
+        self.manifest.save_stage(self.name)
 
     def finish(
         self,
@@ -209,7 +212,7 @@ class Stage:
         rec = self.record
         rec.status, rec.finished_at = status, time.time()
         rec.attempts[-1].update(ended_at=rec.finished_at, status=status, error=rec.error)
-        self.manifest.save()
+        self.manifest.save_stage(self.name)
 
 
 class RoundManifest:
@@ -220,6 +223,8 @@ class RoundManifest:
         self.round_index = round_index
         self.paths = round_paths(run_dir, round_index)
         self.stages = stages
+        self._thread_lock = threading.RLock()
+        self._lock_file: Any = None  # the open lock file while this object holds the lock
 
     @property
     def path(self) -> Path:
@@ -230,14 +235,26 @@ class RoundManifest:
         path = round_paths(run_dir, round_index).manifest
         if path.exists():
             return cls.load(path, run_dir=run_dir)
-        manifest = cls(Path(run_dir), round_index, {name: StageRecord() for name in STAGES})
-        manifest.save()
+        manifest = cls.empty(run_dir, round_index)
+        with manifest._locked():
+            if path.exists():  # another process created it meanwhile
+                return cls.load(path, run_dir=run_dir)
+            manifest.save()
         return manifest
+
+    @classmethod
+    def empty(cls, run_dir: str | Path, round_index: int) -> RoundManifest:
+        """A manifest with every stage pending, not yet written."""
+        return cls(Path(run_dir), round_index, {name: StageRecord() for name in STAGES})
 
     @classmethod
     def load(cls, path: str | Path, run_dir: str | Path | None = None) -> RoundManifest:
         path = Path(path)
-        data = read_json(path, "round manifest")
+        run_dir = Path(run_dir) if run_dir else path.parent.parent
+        return cls(run_dir, *cls._parse(read_json(path, "round manifest"), path))
+
+    @staticmethod
+    def _parse(data: dict[str, Any], path: Path) -> tuple[int, dict[str, StageRecord]]:
         if data.get("version") != MANIFEST_VERSION:
             raise DataError(f"{path}: manifest version {data.get('version')!r} is not supported")
         stages: dict[str, StageRecord] = {}
@@ -249,7 +266,7 @@ class RoundManifest:
                 raise DataError(f"{path}: stage {name!r}: {exc}") from None
             if stages[name].status not in STATUSES:
                 raise DataError(f"{path}: stage {name!r}: unknown status {stages[name].status!r}")
-        return cls(Path(run_dir) if run_dir else path.parent.parent, int(data["round"]), stages)
+        return int(data["round"]), stages
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -259,7 +276,44 @@ class RoundManifest:
         }
 
     def save(self) -> None:
-        write_json_atomic(self.path, self.to_dict())
+        """Write every stage as this object holds it."""
+        with self._locked():
+            write_json_atomic(self.path, self.to_dict())
+
+    def save_stage(self, name: str) -> None:
+        """Write this stage's record, keeping what other writers recorded for the other stages.
+
+        Collect and critique overlap and may run in different processes (separate jobs): each
+        re-reads the file under a lock and replaces only its own stage, so neither update is lost.
+        """
+        with self._locked():
+            if self.path.exists():
+                _, on_disk = self._parse(read_json(self.path, "round manifest"), self.path)
+                for other, record in on_disk.items():
+                    if other != name:
+                        self.stages[other] = record
+            write_json_atomic(self.path, self.to_dict())
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Exclusive across threads and processes; re-entrant within one thread.
+
+        flock belongs to an open file: a nested open()+flock in the same process would wait on
+        itself forever, so only the outermost level takes the file lock.
+        """
+        with self._thread_lock:
+            if self._lock_file is not None:
+                yield
+                return
+            self.paths.root.mkdir(parents=True, exist_ok=True)
+            with open(self.paths.root / ".manifest.lock", "a") as lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                self._lock_file = lock_file
+                try:
+                    yield
+                finally:
+                    self._lock_file = None
+                    fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def stage(self, name: str) -> Stage:
         if name not in self.stages:
@@ -369,8 +423,13 @@ class RunManifest:
         return sorted(found | set(self.data["rounds"]))
 
     def rounds(self) -> Iterator[RoundManifest]:
+        """Every round's manifest, read only (a listed round without a file reads as pending)."""
         for index in self.round_indices():
-            yield RoundManifest.load_or_create(self.run_dir, index)
+            path = round_paths(self.run_dir, index).manifest
+            if path.exists():
+                yield RoundManifest.load(path, run_dir=self.run_dir)
+            else:
+                yield RoundManifest.empty(self.run_dir, index)
 
     def save(self) -> None:
         write_json_atomic(self.path, self.data)

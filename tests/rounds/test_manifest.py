@@ -128,6 +128,12 @@ CHILD = textwrap.dedent(
             time.sleep(60)
         os.replace = hang
         manifest.stage("collect").start({"config": "second"})
+    elif mode == "writer":  # one of two processes updating different stages of one round
+        stage = manifest.stage(sys.argv[3])
+        stage.start({"config": sys.argv[3]})
+        for i in range(1, 61):
+            stage.heartbeat({"i": i})
+        stage.finish({}, {"i": 60})
     else:  # rewrite as fast as possible until killed
         stage = manifest.stage("critique")
         stage.start({"config": "loop"})
@@ -180,6 +186,18 @@ def test_sigkill_at_random_moments_never_tears_the_manifest(tmp_path):
         reloaded = RoundManifest.load_or_create(tmp_path, 0)  # raises if torn
         assert reloaded.stages["critique"].status == "running"
         assert len(reloaded.stages["critique"].attempts) == num_attempts
+
+
+def test_two_processes_writing_different_stages_lose_nothing(tmp_path):
+    """Collect and critique overlap, possibly as separate jobs: both records must survive."""
+    RoundManifest.load_or_create(tmp_path, 0)
+    writers = [_child(tmp_path, "writer", name) for name in ("collect", "critique")]
+    assert [w.wait(timeout=60) for w in writers] == [0, 0]
+    manifest = RoundManifest.load_or_create(tmp_path, 0)
+    for name in ("collect", "critique"):
+        rec = manifest.stages[name]
+        assert rec.status == "done" and rec.metrics == {"i": 60}, name
+        assert rec.inputs == {"config": name}
 
 
 def test_hashes_are_stable_and_content_based(tmp_path):
