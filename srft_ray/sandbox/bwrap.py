@@ -246,7 +246,8 @@ class BwrapSandbox:
         limits = [
             "/usr/bin/prlimit",
             f"--as={cfg.memory_mb * 1024 * 1024}",
-            f"--cpu={cfg.cpu_seconds}",
+            # soft < hard: SIGXCPU (a nameable end) first, SIGKILL a second later if ignored
+            f"--cpu={cfg.cpu_seconds}:{cfg.cpu_seconds + 1}",
             f"--fsize={cfg.file_size_mb * 1024 * 1024}",
         ]
         if self.cgroups.pids_dir is None and cfg.pids_limit > 0 and os.geteuid() != 0:

@@ -111,6 +111,7 @@ class DockerSandbox:
         self.image = image
         self._lock = threading.Lock()
         self._closed = False
+        self._num_oom_kills = 0
         self.client = connect(config.docker_host)
         memory = f"{config.memory_mb}m"
         file_size = config.file_size_mb * 1024 * 1024
@@ -134,7 +135,8 @@ class DockerSandbox:
                     # processes host-wide, so it is only set because podman requires it
                     Ulimit(name="nproc", soft=nproc, hard=nproc),
                     Ulimit(name="fsize", soft=file_size, hard=file_size),
-                    Ulimit(name="cpu", soft=config.cpu_seconds, hard=config.cpu_seconds),
+                    # soft < hard: SIGXCPU (a nameable end) first, SIGKILL a second later
+                    Ulimit(name="cpu", soft=config.cpu_seconds, hard=config.cpu_seconds + 1),
                 ],
                 # the owner lets remove_orphans find containers of killed processes
                 labels={"srft.sandbox": "1", "srft.owner": f"{socket.gethostname()}:{os.getpid()}"},
@@ -241,6 +243,30 @@ class DockerSandbox:
         except Exception:
             pass  # it may have stopped already
         self.container.start()
+        self._num_oom_kills = 0  # a restarted container may get a fresh cgroup
+
+    def _oom_killed_since_last_look(self) -> bool:
+        """Whether the container's memory cgroup killed a process since the last look.
+
+        Asked only after a SIGKILL status. Where the counter is not visible inside the container,
+        a SIGKILL is taken to be the OOM killer's (nothing else in the sandbox sends one by
+        itself, apart from the CPU-time hard limit a second after its SIGXCPU).
+        """
+        files = "/sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events"
+        probe = self.client.api.exec_create(
+            self.container.id, ["sh", "-c", f"cat {files} 2>/dev/null"], user="root"
+        )
+        text = self.client.api.exec_start(probe["Id"]).decode(errors="replace")
+        counts = [
+            int(v)
+            for k, _, v in (x.partition(" ") for x in text.splitlines())
+            if k == "oom_kill" and v.isdigit()
+        ]
+        if not counts:
+            return True
+        killed = max(counts) > self._num_oom_kills
+        self._num_oom_kills = max(counts)
+        return killed
 
     def _exec(
         self,
@@ -298,7 +324,7 @@ class DockerSandbox:
         returncode, reason = classify_end(
             status=status, output=output, timed_out=timed_out, killed_for_output=too_much
         )
-        if reason == "exit" and status == _SIGKILL_STATUS:
+        if reason == "exit" and status == _SIGKILL_STATUS and self._oom_killed_since_last_look():
             reason, returncode = "memory_limit", None  # the cgroup OOM killer sends SIGKILL
         return CommandResult(
             output=output,

@@ -138,6 +138,13 @@ def test_memory_of_many_processes_is_bounded_together(make_sandbox, backend, sou
     assert_still_usable(box)
 
 
+def test_cpu_hog_is_stopped_by_the_cpu_time_limit(make_sandbox, source_repo):
+    box = make_sandbox(source_repo, cpu_seconds=1)
+    result = box.run("python3 -c 'while True: pass'", timeout_s=30)
+    assert (result.end_reason, result.returncode) == ("cpu_limit", None), result
+    assert_still_usable(box)
+
+
 def test_filling_the_disk_is_stopped(make_sandbox, source_repo):
     box = make_sandbox(source_repo, file_size_mb=8)
     shell = box.run("head -c 100000000 /dev/zero > big.bin", timeout_s=10)
