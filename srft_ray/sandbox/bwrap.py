@@ -60,6 +60,18 @@ def _cleanup(state_dir: str, cgroups: SandboxCgroups, procs: set[subprocess.Pope
     force_rmtree(state_dir)
 
 
+def _check_workdir(workdir: str) -> None:
+    """The checkout needs its own mount point: not on the read-only host paths or /proc, /dev."""
+    path = os.path.normpath(workdir) if workdir.startswith("/") else ""
+    reserved = ["/usr", "/etc", "/proc", "/dev", "/bin", "/sbin", "/lib", "/lib64", "/tmp"]
+    reserved += python_dirs()
+    if path in ("", "/") or any(path == r or path.startswith(r + "/") for r in reserved):
+        raise ValueError(
+            f"sandbox workdir {workdir!r} must be an absolute path outside "
+            f"{', '.join(reserved)} (e.g. /testbed)"
+        )
+
+
 def _kill(proc: subprocess.Popen) -> None:
     """Kill bwrap's process group; its PID namespace dies with it (--die-with-parent)."""
     try:
@@ -79,8 +91,7 @@ class BwrapSandbox:
         self, config: SandboxConfig, *, source_dir: Path | None, image: str | None = None
     ) -> None:
         del image  # a docker notion; the local backend runs on the host's own root
-        if not config.workdir.startswith("/") or config.workdir.rstrip("/") in ("", "/tmp"):
-            raise ValueError(f"sandbox workdir must be an absolute path, got {config.workdir!r}")
+        _check_workdir(config.workdir)
         if source_dir is not None and not Path(source_dir).is_dir():
             raise SandboxError(f"sandbox source_dir {source_dir} is not a directory")
         self.config = config
@@ -305,6 +316,9 @@ class BwrapSandbox:
                     if pipe is not None:
                         pipe.close()
         output = collector.text(killed_for_output=too_much)
+        if status == 1 and output.startswith("bwrap: "):
+            # bwrap itself failed to build the sandbox: not the command's failure
+            raise SandboxError(f"bubblewrap could not start the sandbox: {output.strip()}")
         # bwrap reports a child killed by signal N as 128+N, like a shell; Popen uses -N.
         shell_status = 128 - status if status < 0 else status
         if timed_out or too_much:

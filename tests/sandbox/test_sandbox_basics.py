@@ -120,6 +120,12 @@ def test_bwrap_blocked_namespaces_give_one_clear_error(tmp_path):
         open_sandbox(SandboxConfig(bwrap_binary=str(fake)), source_dir=None)
 
 
+@pytest.mark.parametrize("workdir", ["relative", "/", "/usr/src/app", "/proc/x", "/tmp"])
+def test_bwrap_rejects_a_workdir_it_cannot_mount(workdir):
+    with pytest.raises(ValueError, match="must be an absolute path outside"):
+        open_sandbox(SandboxConfig(workdir=workdir), source_dir=None)
+
+
 def test_bwrap_missing_source_dir_is_an_error(tmp_path):
     with pytest.raises(SandboxError, match="not a directory"):
         open_sandbox(SandboxConfig(), source_dir=Path(tmp_path / "nope"))
@@ -135,3 +141,12 @@ def test_bwrap_works_when_the_caller_holds_many_file_descriptors(source_repo):
     finally:
         for fd in held:
             os.close(fd)
+
+
+def test_bwrap_failing_to_build_the_sandbox_raises(source_repo):
+    import shutil
+
+    with open_sandbox(SandboxConfig(checkout="overlay"), source_dir=source_repo) as box:
+        shutil.rmtree(source_repo)  # the overlay's lower layer is gone
+        with pytest.raises(SandboxError, match="bubblewrap could not start the sandbox"):
+            box.run("true")
