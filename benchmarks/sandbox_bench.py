@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = bench_backend(name, checkout, args.starts, args.commands)
 
     base = results["baseline_subprocess_true"]
-    print(f"checkout: {args.files} files; {args.starts} starts, {args.commands} commands each")
+    load = os.getloadavg()[0]
+    print(f"checkout: {args.files} files; {args.starts} starts, {args.commands} commands each;")
+    print(f"load average {load:.1f} on {os.cpu_count()} cores (figures scale with it)")
     print(f"{'what':<34}{'p50 ms':>10}{'p95 ms':>10}{'x baseline p50':>16}")
     print(
         f"{'subprocess bash -c true':<34}{base['p50_ms']:>10.1f}{base['p95_ms']:>10.1f}{1:>16.1f}"
@@ -124,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in backends:
         for key in ("open", "start", "close", "command_true", "command_edit_git_diff"):
             row = results[name][key]
-            ratio = row["p50_ms"] / base["p50_ms"] if key.startswith("command") else float("nan")
+            ratio = f"{row['p50_ms'] / base['p50_ms']:.1f}" if key.startswith("command") else "-"
             label = f"{name} {key}"
-            print(f"{label:<34}{row['p50_ms']:>10.1f}{row['p95_ms']:>10.1f}{ratio:>16.1f}")
+            print(f"{label:<34}{row['p50_ms']:>10.1f}{row['p95_ms']:>10.1f}{ratio:>16}")
         overhead = results[name]["command_true"]["p50_ms"] - base["p50_ms"]
         print(f"{name} per-command overhead over subprocess (p50): {overhead:.1f} ms")
     if args.json:
