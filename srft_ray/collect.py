@@ -195,6 +195,9 @@ def collect(
                 log(_progress_line(config, summary, len(refs), len(queue)))
                 last_progress = time.monotonic()
     finally:
+        # Let workers delete their checkouts (ray.kill skips all cleanup), then stop them.
+        closing = [worker.close.remote() for worker in pool.workers.values()]
+        ray.wait(closing, num_returns=len(closing), timeout=30)
         for worker in pool.workers.values():
             ray.kill(worker)
         if own_engine is not None:

@@ -58,6 +58,7 @@ def _run(runner, task, policy, **agent):
         )
 
 
+@pytest.mark.slow
 def test_scripted_episodes_resolve_as_the_teacher_planned(scripted_runner, embedded_source):
     # Pick two episodes the teacher means to solve and two it means to fail, then check that
     # real grading of the real sandbox diff agrees with the teacher's plan, step by step labelled.
