@@ -186,3 +186,20 @@ def test_timeout_kills_setsid_and_background_grandchildren(make_sandbox, source_
     assert marker not in inside.output, inside.output
     host = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert f"sleep {marker}" not in host, "a sandboxed process survived on the host"
+
+
+def test_episodes_do_not_see_each_other(make_sandbox, source_repo):
+    import threading
+
+    first, second = make_sandbox(source_repo), make_sandbox(source_repo)
+    first.run("echo secret > mine.txt && echo tmp > /tmp/mine.txt")
+    busy = threading.Thread(target=first.run, args=("sleep 4321",), kwargs={"timeout_s": 4})
+    busy.start()
+    try:
+        time.sleep(1)
+        seen = second.run("ls mine.txt /tmp/mine.txt; cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
+    finally:
+        busy.join()
+    assert "sleep 4321" not in seen.output
+    assert seen.output.count("No such file") == 2, seen.output
+    assert first.run("cat mine.txt").output == "secret\n"
