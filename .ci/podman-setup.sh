@@ -73,7 +73,11 @@ fi
 # --- the API service ---
 SOCK="$DIR/podman.sock"
 PID=""
-if [ -f "$DIR/podman.pid" ] && kill -0 "$(cat "$DIR/podman.pid")" 2>/dev/null && [ -S "$SOCK" ]; then
+service_alive() {  # the recorded pid is still our podman service (pids get reused)
+  [ -f "$DIR/podman.pid" ] && [ -S "$SOCK" ] &&
+    tr '\0' ' ' < "/proc/$(cat "$DIR/podman.pid")/cmdline" 2>/dev/null | grep -q "podman system service"
+}
+if service_alive; then
   PID="$(cat "$DIR/podman.pid")"
   log "reusing podman service pid $PID on $SOCK"
 else
