@@ -8,6 +8,7 @@ these actors; a dead worker's batch is retried on another.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import ray
@@ -24,18 +25,23 @@ class CriticWorker:
 
         from srft_ray.model_prep import default_model_dir
 
-        self.config = config
+        tokenizer_path = config.tokenizer
         if config.labels == "rules":
             backend = None  # rules need no model
         elif config.backend == "openai":
             backend = OpenAIBackend(config.openai)
         elif engine is not None:
             backend = EngineActorBackend(engine)
+            tokenizer_path = tokenizer_path or ray.get(engine.tokenizer_path.remote())
         else:
             from srft_ray.actors.engine import EngineActor
 
             backend = EngineActorBackend(EngineActor(config.engine))
-        tokenizer_path = config.tokenizer or config.engine.model or str(default_model_dir())
+            # Our own engine: its context is the limit (over-long prompts are overflow, unsent).
+            limit = min(config.max_model_len, config.engine.max_model_len)
+            config = dataclasses.replace(config, max_model_len=limit)
+        self.config = config
+        tokenizer_path = tokenizer_path or config.engine.model or str(default_model_dir())
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
         self.critic = LLMCritic(config, tokenizer, backend)
         self.num_started = 0

