@@ -303,9 +303,11 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
     except BaseException as exc:
         stop.set()
         _fail(ctx, collect_stage, exc)
-        critic.join()
+        if need_critique:
+            critic.join()
         raise
-    critic.join()
+    if need_critique:
+        critic.join()
     if critic.error is not None:
         raise RuntimeError(f"critique of round {manifest.round_index} failed") from critic.error
 

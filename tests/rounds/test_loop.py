@@ -45,6 +45,7 @@ TINY = [
     "evaluate.episode.policy.sampling.max_tokens=32",
     "policy_engine_num_cpus=0.5",
     "collect.episode.policy.engine.kv_cache_memory_gb=0.5",
+    "train.export_dtype=bfloat16",
     "write_report=false",
 ]
 
@@ -85,11 +86,20 @@ def start_loop(run_dir: Path, ray_address: str, log: Path) -> subprocess.Popen:
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=REPO,
-            start_new_session=True,  # its own process group: SIGKILL reaches it all
+            preexec_fn=_own_group_dying_with_parent,
         )
 
 
-def kill_when(proc: subprocess.Popen, condition, log: Path, timeout_s: float = 300) -> None:
+def _own_group_dying_with_parent() -> None:
+    """In the child: its own process group (a SIGKILL reaches all of it), and killed when the
+    test process dies (a CI timeout must not leave a driver behind)."""
+    import ctypes
+
+    os.setsid()
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def kill_when(proc: subprocess.Popen, condition, log: Path, timeout_s: float = 900) -> None:
     """SIGKILL the driver's process group as soon as `condition()` holds."""
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -159,7 +169,7 @@ def resumed_run(ray_cluster, smollm_dir, tmp_path_factory):
         before_third = {i: manifest(run_dir, i) for i in (0, 1)}
 
         third = start()
-        assert third.wait(timeout=600) == 0, tail(log)
+        assert third.wait(timeout=900) == 0, tail(log)
         fourth = subprocess.run(
             loop_command(run_dir, address), cwd=REPO, capture_output=True, text=True, timeout=300
         )
@@ -275,3 +285,30 @@ def test_collect_job_through_ray_job_submit(ray_cluster, tmp_path):
     tasks = load_task_source("embedded").tasks()[:2]
     assert sorted(stored_ids(out)) == sorted(f"0/{t.instance_id}/0" for t in tasks)
     assert TrajectoryStore(out).is_complete()
+
+
+@pytest.mark.slow
+def test_loop_training_through_ray_train(resumed_run, tmp_path):
+    """The loop's train_num_workers > 0 path: TorchTrainer runs train_loop, the loop writes the
+    per-step metrics file and the stage metrics from what the workers reported."""
+    from srft_ray.rounds.config import LoopConfig
+    from srft_ray.rounds.layout import read_train_metrics
+    from srft_ray.rounds.loop import run_training_stage
+    from srft_ray.train.config import TrainConfig
+
+    loop = LoopConfig(train_num_workers=1, train_cpus_per_worker=1.0)
+    train = TrainConfig(
+        dataset_dirs=[str(resumed_run["run_dir"] / "round-000" / "labelled")],
+        max_steps=1,
+        max_length=1024,
+        tokens_per_micro_batch=1024,
+        gradient_checkpointing=False,
+        export_dtype="bfloat16",
+        output_dir=str(tmp_path / "export"),
+    )
+    metrics_file = tmp_path / "train" / "metrics.jsonl"
+    metrics = run_training_stage(loop, train, metrics_file)
+    assert (tmp_path / "export" / "model.safetensors").exists()
+    assert metrics["num_optimizer_steps"] == 1 and metrics["final_loss"] > 0
+    assert 0 < metrics["num_trained_tokens"] < metrics["num_tokens"]
+    assert [r["step"] for r in read_train_metrics(metrics_file)] == [1]
