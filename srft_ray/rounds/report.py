@@ -209,8 +209,9 @@ def _charts(rounds: list[RoundData]) -> list[str]:
             title="Resolve rate per round",
             x_label="round",
             y_label="resolved (%)",
-            y_format="{:.0f}%",
+            y_format="{:g}%",
             y_range=(0, None),
+            min_top=10,
             integer_x=True,
         ),
         bar_chart(
@@ -233,8 +234,9 @@ def _charts(rounds: list[RoundData]) -> list[str]:
             title="Trained-token share per round",
             x_label="round",
             y_label="share (%)",
-            y_format="{:.0f}%",
+            y_format="{:g}%",
             y_range=(0, None),
+            min_top=10,
             integer_x=True,
         ),
         line_chart(
@@ -242,6 +244,7 @@ def _charts(rounds: list[RoundData]) -> list[str]:
             title="Training loss per optimizer step",
             x_label="step",
             y_label="loss (mean over trained tokens)",
+            integer_x=True,
         ),
         bar_chart(
             names,

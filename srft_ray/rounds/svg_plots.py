@@ -99,17 +99,22 @@ def line_chart(
     y_label: str,
     y_format: str = "{:.3g}",
     y_range: tuple[float | None, float | None] = (None, None),
+    min_top: float | None = None,
     integer_x: bool = False,
 ) -> str:
-    """One polyline per series; points get markers (with a value tooltip) when there are few."""
+    """One polyline per series; points get markers (with a value tooltip) when there are few.
+
+    `min_top` keeps the y axis from zooming into noise (all-zero resolve rates read as 0-10%,
+    not 0-1%).
+    """
     points = [p for values in series.values() for p in values if math.isfinite(p[1])]
     if not points:
         return _empty(title, "no data yet")
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    y_ticks = nice_ticks(
-        y_range[0] if y_range[0] is not None else min(ys),
-        y_range[1] if y_range[1] is not None else max(ys),
-    )
+    top = y_range[1] if y_range[1] is not None else max(ys)
+    if min_top is not None:
+        top = max(top, min_top)
+    y_ticks = nice_ticks(y_range[0] if y_range[0] is not None else min(ys), top)
     x_low, x_high = min(xs), max(xs)
     if x_high == x_low:
         x_low, x_high = x_low - 1, x_high + 1

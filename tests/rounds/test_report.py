@@ -132,6 +132,17 @@ def test_svg_charts_scale_values():
     svg = ET.fromstring(bar_chart(["a", "b"], {"n": [10, 5]}, title="t", x_label="", y_label=""))
     heights = [float(r.get("height")) for r in svg.findall(f"{SVG_NS}rect")[1:3]]
     assert heights[0] == pytest.approx(2 * heights[1])
+    flat = ET.fromstring(
+        line_chart({"rate": [(0, 0.0), (1, 0.0)]}, title="t", x_label="", y_label="", min_top=10)
+    )
+    labels = [t.text for t in flat.findall(f"{SVG_NS}text")]
+    assert "10" in labels and "2.5" in labels  # all-zero data: a 0-10 axis, not 0-1
+    steps = ET.fromstring(
+        line_chart(
+            {"loss": [(1, 2.3), (2, 1.9)]}, title="t", x_label="", y_label="", integer_x=True
+        )
+    )
+    assert "1.5" not in [t.text for t in steps.findall(f"{SVG_NS}text")]
     empty = ET.fromstring(line_chart({"x": []}, title="loss", x_label="", y_label=""))
     assert "no data yet" in [t.text for t in empty.findall(f"{SVG_NS}text")]
 
