@@ -32,7 +32,7 @@ def trajectories(count: int, seed: int) -> list[Trajectory]:
         steps = []
         for s in range(rng.randint(1, 8)):
             thought = " ".join(f"tok{rng.randint(0, 500)}" for _ in range(rng.randint(10, 60)))
-            obs_words = int(rng.paretovariate(1.2) * 20)
+            obs_words = int(rng.paretovariate(1.5) * 12)
             steps.append(
                 Step(
                     index=s,
@@ -57,10 +57,17 @@ def trajectories(count: int, seed: int) -> list[Trajectory]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--docs", type=int, default=16)
-    parser.add_argument("--rows", type=int, default=1024, help="packed row length (tokens)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=0,
+        help="packed row tokens (default: batch x max-length,"
+        " the token budget of one padded batch, so both take the same number of steps)",
+    )
     parser.add_argument("--batch", type=int, default=4, help="trajectories per padded batch")
     parser.add_argument("--max-length", type=int, default=1024)
     args = parser.parse_args()
+    args.rows = args.rows or args.batch * args.max_length
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(prepare_embedded(quiet=True))
     model_config = LlamaConfig(
