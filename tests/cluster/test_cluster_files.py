@@ -45,7 +45,10 @@ def worker_group(rayjob: dict, name: str) -> dict:
 
 
 def ray_container(group: dict) -> dict:
-    return group["template"]["spec"]["containers"][0]
+    (container,) = [
+        c for c in group["template"]["spec"]["containers"] if c["name"].startswith("ray-")
+    ]
+    return container
 
 
 def custom_resources(group: dict) -> dict:
@@ -59,7 +62,7 @@ def module_names(text: str) -> list[str]:
 
 def test_every_file_parses():
     names = sorted(p.name for p in CLUSTER.glob("*.yaml"))
-    assert names == ["autoscaler.yaml", "kuberay-rayjob.yaml", "runtime_env.yaml"]
+    assert names == ["autoscaler.yaml", "kuberay-rayjob.yaml", "loop.yaml", "runtime_env.yaml"]
     for name in names:
         assert all(isinstance(doc, dict) for doc in load(name)), name
     for name in ("Dockerfile", "README.md", "local.md"):
@@ -225,3 +228,41 @@ def test_dockerfile_installs_what_the_cluster_needs():
     if missing == [readme]:
         pytest.skip(f"{readme} is named in pyproject.toml but not written yet")
     assert not missing, f"the Dockerfile copies {missing}, which do not exist"
+
+
+def test_loop_config_loads_and_fits_the_cluster(autoscaler, rayjob):
+    from srft_ray.jobs.loop import parse_config
+
+    config = parse_config(["--config", str(CLUSTER / "loop.yaml")])  # the loop's own validation
+    (configmap,) = [d for d in load("kuberay-rayjob.yaml") if d["kind"] == "ConfigMap"]
+    assert configmap["data"]["loop.yaml"] == (CLUSTER / "loop.yaml").read_text()
+    # the RayJob's entrypoint arguments parse the same way
+    args = shlex.split(rayjob["spec"]["entrypoint"])[3:]
+    assert parse_config([a.replace("/etc/srft/", f"{CLUSTER}/") for a in args]) == config
+
+    types = autoscaler["available_node_types"]
+    gpus_per_node = types["gpu"]["resources"]["GPU"]
+    total_gpus = gpus_per_node * types["gpu"]["max_workers"]
+    policy_engine = config.collect.episode.policy.engine
+    # an engine with tensor parallelism n asks Ray for n GPUs, all on one node
+    assert policy_engine.tensor_parallel_size == config.policy_engine_num_gpus <= gpus_per_node
+    assert config.critic.engine.tensor_parallel_size == config.critic_num_gpus <= gpus_per_node
+    overlap = config.policy_engine_num_gpus + config.critique.num_workers * config.critic_num_gpus
+    assert overlap <= total_gpus  # collect and critique run at the same time
+    assert config.train_use_gpu and config.train_num_workers <= total_gpus
+    sandbox_cpus = types["cpu_sandbox"]["resources"]["CPU"] * types["cpu_sandbox"]["max_workers"]
+    assert config.collect.num_workers * config.collect.worker_num_cpus <= sandbox_cpus
+
+    for episode in (config.collect.episode, config.evaluate.episode):
+        assert episode.sandbox.backend == "docker"
+    assert config.ray.address == "auto"
+    # everything the run reads or writes sits on the volume every node mounts
+    shared = "/mnt/shared/"
+    assert "-v /mnt/shared:/mnt/shared" in autoscaler["docker"]["run_options"]
+    cluster = rayjob["spec"]["rayClusterSpec"]
+    for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:
+        mounts = [m["mountPath"] for m in ray_container(group)["volumeMounts"]]
+        assert shared.rstrip("/") in mounts
+    for path in (config.run_dir, config.tasks.source, config.train.model_path):
+        assert path.startswith(shared), path
+    assert config.critic.engine.model.startswith(shared)
