@@ -211,5 +211,11 @@ def format_round_summary(manifest: Any) -> str:
         attempts = f" ({len(rec.attempts)} attempts)" if len(rec.attempts) > 1 else ""
         wall_text = format_duration(wall) if rec.attempts else "-"
         lines.append(f"  {name:<9} {rec.status:<8} {wall_text:>7}{attempts}  {detail}".rstrip())
-    lines.append(f"  {'total':<9} {'':<8} {format_duration(total_wall):>7}")
+    attempts = [a for rec in manifest.stages.values() for a in rec.attempts]
+    span = ""
+    if attempts:
+        # collect and critique overlap, so the stage times add up to more than the round took
+        end = max(a["ended_at"] if a.get("ended_at") is not None else time.time() for a in attempts)
+        span = f"  (round wall {format_duration(end - min(a['started_at'] for a in attempts))})"
+    lines.append(f"  {'total':<9} {'':<8} {format_duration(total_wall):>7}{span}")
     return "\n".join(lines)

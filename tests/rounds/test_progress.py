@@ -81,6 +81,7 @@ def test_round_summary_shows_every_stage(synthetic_run):
     assert f"bad {bad}/" in lines[2]
     assert "trained-token share 21.0%" in lines[3] and " -> " in lines[3]
     assert "resolve rate" in lines[4] and lines[5].lstrip().startswith("total")
+    assert "(round wall " in lines[5]
 
 
 def test_round_summary_of_a_failed_round(tmp_path):
