@@ -281,6 +281,7 @@ class BwrapSandbox:
         stdin: bytes | None = None,
         keep_bytes: int | None = None,
         sink=None,
+        retry_when_busy: bool = True,
     ) -> CommandResult:
         if self._closed:
             raise SandboxError("sandbox is closed")
@@ -309,6 +310,7 @@ class BwrapSandbox:
                 timed_out, too_much = _pump(proc, stream, collector, start + timeout)
                 if timed_out or too_much:
                     _kill(proc)
+                    self.cgroups.wait_for_room(timeout_s=10)
                 status = proc.wait()
             finally:
                 self._procs.discard(proc)
@@ -318,6 +320,16 @@ class BwrapSandbox:
         output = collector.text(killed_for_output=too_much)
         if status == 1 and output.startswith("bwrap: "):
             # bwrap itself failed to build the sandbox: not the command's failure
+            if "Resource temporarily unavailable" in output and retry_when_busy:
+                time.sleep(0.5)  # the host (or our pids cgroup) is briefly out of processes
+                return self._exec(
+                    command,
+                    timeout_s=timeout_s,
+                    stdin=stdin,
+                    keep_bytes=keep_bytes,
+                    sink=sink,
+                    retry_when_busy=False,
+                )
             raise SandboxError(f"bubblewrap could not start the sandbox: {output.strip()}")
         # bwrap reports a child killed by signal N as 128+N, like a shell; Popen uses -N.
         shell_status = 128 - status if status < 0 else status

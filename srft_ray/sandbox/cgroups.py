@@ -118,6 +118,28 @@ class SandboxCgroups:
             pass
         return 0
 
+    def wait_for_room(self, *, timeout_s: float) -> bool:
+        """After a kill: wait until the dying processes leave at least half the pids limit free.
+
+        pids.current still counts killed tasks being torn down for a moment; a command started
+        before then could not even create its namespaces. False on timeout.
+        """
+        if not self.pids_dir:
+            return True
+        limit_file, current_file = f"{self.pids_dir}/pids.max", f"{self.pids_dir}/pids.current"
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                limit = Path(limit_file).read_text().strip()
+                current = int(Path(current_file).read_text())
+            except (OSError, ValueError):
+                return True
+            if limit == "max" or current <= int(limit) // 2:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+
     def remove(self) -> None:
         for path in self.dirs:
             _remove_dir(path)
