@@ -13,7 +13,8 @@ fi
 if command -v podman >/dev/null && command -v runc >/dev/null; then
   if exports="$(PATH="$PWD/.venv/bin:$PATH" bash .ci/podman-setup.sh /tmp/srft-podman)"; then
     eval "$exports"
-    trap '[ -n "${SRFT_PODMAN_PID:-}" ] && kill "$SRFT_PODMAN_PID" 2>/dev/null || true' EXIT
+    # --stop also removes leftover sandbox containers and unmounts podman's storage.
+    trap 'bash .ci/podman-setup.sh /tmp/srft-podman --stop >/dev/null 2>&1 || true' EXIT
   else
     echo "[tests] podman setup failed: docker sandbox tests will skip" >&2
   fi
