@@ -181,7 +181,7 @@ def main(argv=None) -> int:
                     case, kind, gc_on, wrapper, causal_lm, optimizer, ctx, docs, args, cfg, sync
                 )
             )
-        except torch.OutOfMemoryError as exc:
+        except torch.cuda.OutOfMemoryError as exc:
             print(f"  {case}: out of memory: {str(exc).splitlines()[0]}")
             results.append({"case": case, "error": "out of memory"})
         except Exception as exc:  # keep measuring the other cases; the JSON says what broke
@@ -215,7 +215,9 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_bench.json").write_text(json.dumps(report, indent=2))
     print(f"wrote {out / 'gpu_bench.json'} in {report['seconds_total']:.0f}s")
-    return 0 if all("error" not in r for r in results) else 1
+    # Out of memory is a measurement (padded batches without checkpointing may not fit an
+    # H100); any other error is a failure.
+    return 0 if all(r.get("error", "out of memory") == "out of memory" for r in results) else 1
 
 
 if __name__ == "__main__":
