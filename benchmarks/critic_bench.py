@@ -34,8 +34,9 @@ from srft_ray.data.model import Outcome, Step, Trajectory  # noqa: E402
 
 VARIANTS = {
     "per_step naive (no reuse)": dict(mode="per_step", unique_cache_salt=True, prefix_warmup=False),
-    "per_step + prefix cache": dict(mode="per_step"),
-    "single_pass": dict(mode="single_pass"),
+    # Own salts: no variant reuses blocks another variant left in the cache.
+    "per_step + prefix cache": dict(mode="per_step", cache_salt="per_step"),
+    "single_pass": dict(mode="single_pass", cache_salt="single_pass"),
 }
 
 
@@ -106,10 +107,11 @@ def streaming_overlap(num_tasks: int, mode: str) -> dict:
     tasks = load_task_source("embedded").tasks()
     root = tempfile.mkdtemp(prefix="critic-bench-")
 
-    def pool():
+    def pool(salt: str):  # the rounds repeat the same episodes: keep their caches apart
+        critic = CriticConfig(mode=mode, cache_salt=salt)
         return CritiquePool(
             PoolConfig(num_workers=1, batch_size=1, max_batches_per_worker=2, progress_every_s=0),
-            lambda slot: start_critic_worker(CriticConfig(mode=mode), engine=engine),
+            lambda slot: start_critic_worker(critic, engine=engine),
         )
 
     def config(round_index: int) -> CollectConfig:
@@ -121,7 +123,7 @@ def streaming_overlap(num_tasks: int, mode: str) -> dict:
     collect(config(0), tasks, TrajectoryStore(f"{root}/c0"), log=quiet)
     collect_s = time.perf_counter() - started
     started = time.perf_counter()
-    pool().run(TrajectoryStore(f"{root}/c0").follow(), TrajectoryStore(f"{root}/l0"))
+    pool("run-0").run(TrajectoryStore(f"{root}/c0").follow(), TrajectoryStore(f"{root}/l0"))
     critique_s = time.perf_counter() - started
     started = time.perf_counter()
     collected = TrajectoryStore(f"{root}/c1")
@@ -129,7 +131,7 @@ def streaming_overlap(num_tasks: int, mode: str) -> dict:
         target=collect, args=(config(1), tasks, collected), kwargs={"log": quiet}
     )
     thread.start()
-    pool().run(collected.follow(poll_s=0.2), TrajectoryStore(f"{root}/l1"))
+    pool("run-1").run(collected.follow(poll_s=0.2), TrajectoryStore(f"{root}/l1"))
     thread.join()
     both_s = time.perf_counter() - started
     hidden = (collect_s + critique_s - both_s) / critique_s

@@ -63,6 +63,8 @@ class CriticConfig:
     """per_step: send each trajectory's longest prompt first so the others hit the prefix cache."""
     unique_cache_salt: bool = False
     """Give every request its own cache salt: no prefix reuse (the naive baseline for benchmarks)."""
+    cache_salt: str = ""
+    """One salt for all requests: runs with different salts never share prefix-cache blocks."""
     max_model_len: int = 8192
     """Prompt + reply budget of the critic engine; longer prompts are labelled unknown (overflow)."""
     seed: int = 0

@@ -91,7 +91,7 @@ class LLMCritic:
             logprobs=cfg.top_logprobs,
             choice=None if json_steps else ["good", "bad"],
             json_schema=verdicts_schema(json_steps) if json_steps else None,
-            cache_salt=uuid.uuid4().hex if cfg.unique_cache_salt else None,
+            cache_salt=uuid.uuid4().hex if cfg.unique_cache_salt else (cfg.cache_salt or None),
         )
 
     def _fits(self, request: GenerateRequest) -> bool:
