@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from conftest import tiny_config
+from train_helpers import tiny_config
 
 from srft_ray.train.loop import train_loop
 

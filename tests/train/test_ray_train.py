@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import tiny_config
+from train_helpers import tiny_config
 
 from srft_ray.train.trainer import run_training
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_trajectory, tiny_config, write_store
 from safetensors.torch import load_file
+from train_helpers import make_trajectory, tiny_config, write_store
 
 from srft_ray.train.data import TrainDataError
 from srft_ray.train.loop import train_loop
