@@ -27,8 +27,11 @@ class RolloutWorker:
         config_hash: str = "",
         engine: Any = None,
     ):
+        from srft_ray.sandbox import remove_orphaned_sandboxes
         from srft_ray.tasks.source import load_task_source
 
+        # A worker SIGKILLed mid-episode cannot clean up its sandboxes; its successor does.
+        remove_orphaned_sandboxes(config.sandbox)
         self.runner = EpisodeRunner(
             config,
             task_source=load_task_source(task_source, repos_dir=repos_dir),
@@ -52,12 +55,14 @@ def start_rollout_worker(
     *,
     episodes_per_worker: int,
     num_cpus: float = 1.0,
+    resources: dict[str, float] | None = None,
     name: str | None = None,
     **kwargs: Any,
 ):
     """One RolloutWorker actor able to run `episodes_per_worker` episodes concurrently."""
     options: dict[str, Any] = {
         "num_cpus": num_cpus,
+        "resources": dict(resources or {}),
         "max_concurrency": episodes_per_worker + 1,
         "max_restarts": 0,  # the driver replaces dead workers and retries their episodes
     }

@@ -45,6 +45,8 @@ class CollectConfig:
     """Episodes one worker runs at once (each with its own sandbox)."""
     worker_num_cpus: float = 1.0
     """Ray CPUs reserved per worker."""
+    worker_resources: dict[str, float] = field(default_factory=dict)
+    """Custom Ray resources per worker, e.g. {"sandbox": 1} to land on nodes with Docker."""
     max_attempts: int = 3
     """Tries per episode when its worker dies or it raises; then it is reported as failed."""
     progress_every_s: float = 15.0
@@ -169,6 +171,7 @@ def collect(
             name=f"{worker_name_prefix}{name}" if worker_name_prefix else None,
             episodes_per_worker=config.episodes_per_worker,
             num_cpus=config.worker_num_cpus,
+            resources=config.worker_resources,
             **worker_kwargs,
         ),
     )
