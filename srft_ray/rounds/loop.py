@@ -15,75 +15,34 @@ set of GPUs serves collection, critique, training and evaluation in turn.
 from __future__ import annotations
 
 import copy
-import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from srft_ray.config import to_dict
-from srft_ray.data.model import Task, Trajectory
+from srft_ray.data.model import Trajectory
 from srft_ray.data.store import TrajectoryStore
-from srft_ray.engine import EngineConfig
 from srft_ray.rounds.config import LoopConfig, split_tasks
 from srft_ray.rounds.hashing import checkpoint_hash, dataset_hash, inputs_hash, json_hash
-from srft_ray.rounds.layout import STAGES, append_train_metrics, round_paths
-from srft_ray.rounds.manifest import RoundManifest, RunManifest, Stage, StageRecord
+from srft_ray.rounds.layout import append_train_metrics, round_paths
+from srft_ray.rounds.manifest import RoundManifest, RunManifest, Stage
+from srft_ray.rounds.stages import (
+    Log,
+    PolicyEngines,
+    RunContext,
+    begin_stage,
+    fail_stage,
+    finish_stage,
+    heartbeat,
+    label_counts,
+    open_round,
+    tail_store,
+)
 
-Log = Callable[[str], None]
-
-
-class PolicyEngines:
-    """At most one policy EngineActor, serving one checkpoint; restarted when the model changes.
-
-    The evaluation engine of round r serves the policy that round r+1 collects with, so it is
-    kept across that boundary and released only before training (which needs the accelerator).
-    """
-
-    def __init__(self, engine: EngineConfig, *, num_cpus: float, num_gpus: float):
-        self.engine_config = engine
-        self.num_cpus, self.num_gpus = num_cpus, num_gpus
-        self.actor: Any = None
-        self.model = ""
-
-    def get(self, model_path: str | Path, log: Log = print) -> Any:
-        import ray
-
-        from srft_ray.actors.engine import start_engine_actor
-
-        if self.actor is not None and self.model == str(model_path):
-            return self.actor
-        self.release()
-        started = time.monotonic()
-        config = replace(self.engine_config, model=str(model_path))
-        actor = start_engine_actor(config, num_cpus=self.num_cpus, num_gpus=self.num_gpus)
-        ray.get(actor.stats.remote())  # wait until the engine is up; errors surface here
-        self.actor, self.model = actor, str(model_path)
-        log(f"[engine] policy engine up in {time.monotonic() - started:.0f}s: {model_path}")
-        return actor
-
-    def release(self) -> None:
-        if self.actor is not None:
-            import ray
-
-            ray.kill(self.actor)
-            self.actor, self.model = None, ""
-
-
-@dataclass
-class RunContext:
-    """What every round shares: the config, run manifest, task split, base model and engines."""
-
-    config: LoopConfig
-    run: RunManifest
-    train_tasks: list[Task]
-    eval_tasks: list[Task]
-    base_model: str
-    engines: PolicyEngines
-    log: Log
-    lock: threading.Lock  # manifest writes from the collect and critique threads
+__all__ = ["PolicyEngines", "run_loop", "run_round", "run_training_stage"]
 
 
 def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
@@ -138,95 +97,12 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
     return run_dir
 
 
-def open_round(run: RunManifest, index: int) -> RoundManifest:
-    """run.round(index), writing a fresh manifest first when the round is new (one plain save,
-    so creating it never nests the manifest's file lock)."""
-    if not round_paths(run.run_dir, index).manifest.exists():
-        RoundManifest(run.run_dir, index, {name: StageRecord() for name in STAGES}).save()
-    return run.round(index)
-
-
 def run_round(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     """One round; `policy` is the checkpoint to collect with. Returns the round's export."""
     collect_and_critique(ctx, manifest, policy)
     export = train(ctx, manifest, policy)
     evaluate(ctx, manifest, export)
     return export
-
-
-# ----------------------------------------------------------------------------- stage helpers
-
-
-def _begin(ctx: RunContext, stage: Stage, inputs: dict[str, str], outputs: list[Path]) -> bool:
-    """Start `stage` unless done on these inputs (returns False: skip). Outputs of an earlier
-    attempt on other inputs are removed; those of a dead attempt on the same inputs are kept."""
-    current = inputs_hash(inputs)
-    name = f"round {stage.manifest.round_index} {stage.name}"
-    if stage.is_done(current):
-        ctx.log(f"[{stage.name}] {name}: done earlier on the same inputs, skipped")
-        return False
-    if stage.should_resume(current):
-        ctx.log(f"[{stage.name}] {name}: resuming an interrupted attempt")
-    else:
-        if stage.record.status != "pending":
-            ctx.log(f"[{stage.name}] {name}: inputs changed, starting over")
-        for path in outputs:
-            shutil.rmtree(path, ignore_errors=True)
-    with ctx.lock:
-        stage.start(inputs)
-    return True
-
-
-def _finish(ctx: RunContext, stage: Stage, outputs: dict[str, Path], metrics: dict) -> None:
-    with ctx.lock:
-        stage.finish(outputs=outputs, metrics=metrics)
-
-
-def _fail(ctx: RunContext, stage: Stage, error: BaseException | str) -> None:
-    with ctx.lock:
-        if stage.record.status == "running":
-            stage.fail(error)
-
-
-def _heartbeat(ctx: RunContext, stage: Stage) -> None:
-    with ctx.lock:
-        if stage.record.status == "running":
-            stage.heartbeat()
-
-
-def tail_store(store: TrajectoryStore, stop: threading.Event, poll_s: float = 0.5) -> Iterator:
-    """Like TrajectoryStore.follow(), but also ends when `stop` is set (the producer failed)."""
-    import pyarrow.parquet as pq
-
-    from srft_ray.data.store import TRAJECTORY_SCHEMA, trajectories_from_table
-
-    seen: set[Path] = set()
-    while True:
-        complete = store.is_complete()  # read before listing, so no part is missed
-        new = [part for part in store.parts() if part not in seen]
-        for part in new:
-            seen.add(part)
-            yield from trajectories_from_table(pq.read_table(part, schema=TRAJECTORY_SCHEMA))
-        if not new and (complete or stop.is_set()):
-            return
-        if not new:
-            time.sleep(poll_s)
-
-
-def label_counts(store: TrajectoryStore) -> dict[str, int]:
-    """Steps per final label (the label training uses: masking's default source order)."""
-    from srft_ray.masking import DEFAULT_LABEL_SOURCES
-
-    counts = {"num_trajectories": 0, "num_steps": 0, "num_good": 0, "num_bad": 0}
-    counts["num_unknown"] = 0
-    for traj in store:
-        counts["num_trajectories"] += 1
-        for step in traj.steps:
-            found = step.label_from(*DEFAULT_LABEL_SOURCES)
-            label = found.label if found and found.label in ("good", "bad") else "unknown"
-            counts["num_steps"] += 1
-            counts[f"num_{label}"] += 1
-    return counts
 
 
 # ----------------------------------------------------------------------------- collect + critique
@@ -269,8 +145,8 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
         "collect": inputs_hash(collect_inputs),
     }
     collect_stage, critique_stage = manifest.stage("collect"), manifest.stage("critique")
-    need_collect = _begin(ctx, collect_stage, collect_inputs, [paths.collected])
-    need_critique = _begin(ctx, critique_stage, critique_inputs, [paths.labelled])
+    need_collect = begin_stage(ctx, collect_stage, collect_inputs, [paths.collected])
+    need_critique = begin_stage(ctx, critique_stage, critique_inputs, [paths.labelled])
     collected = TrajectoryStore(paths.collected)
     stop = threading.Event()
     critic = _CritiqueThread(ctx, critique_stage, collected, paths.labelled, stop)
@@ -284,11 +160,11 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
 
             def log(line: str) -> None:
                 ctx.log(line)
-                _heartbeat(ctx, collect_stage)
+                heartbeat(ctx, collect_stage)
 
             summary = collect(collect_config, ctx.train_tasks, collected, engine=engine, log=log)
             trajs = collected.read_all()
-            _finish(
+            finish_stage(
                 ctx,
                 collect_stage,
                 {"collected": paths.collected},
@@ -302,7 +178,7 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
             )
     except BaseException as exc:
         stop.set()
-        _fail(ctx, collect_stage, exc)
+        fail_stage(ctx, collect_stage, exc)
         if need_critique:
             critic.join()
         raise
@@ -322,7 +198,7 @@ class _CritiqueThread(threading.Thread):
 
     def _source(self) -> Iterator[Trajectory]:
         for traj in tail_store(self.collected, self.stop):
-            _heartbeat(self.ctx, self.stage)
+            heartbeat(self.ctx, self.stage)
             yield traj
 
     def run(self) -> None:
@@ -354,10 +230,10 @@ class _CritiqueThread(threading.Thread):
                 bad_outputs={k: v for k, v in report.stats.bad_outputs.items() if v},
                 num_written_this_attempt=report.num_written,
             )
-            _finish(self.ctx, self.stage, {"labelled": self.out}, metrics)
+            finish_stage(self.ctx, self.stage, {"labelled": self.out}, metrics)
         except BaseException as exc:
             self.error = exc
-            _fail(self.ctx, self.stage, exc)
+            fail_stage(self.ctx, self.stage, exc)
         finally:
             for worker in pool.workers if pool else []:
                 ray.kill(worker)
@@ -396,7 +272,7 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     }
     stage = manifest.stage("train")
     stale = [paths.checkpoint, paths.export, paths.train_metrics.parent]
-    if not _begin(ctx, stage, inputs, stale):
+    if not begin_stage(ctx, stage, inputs, stale):
         return str(stage.output_path("export"))
     ctx.engines.release()  # training wants the accelerator (and on CPU, the cores)
     ctx.log(
@@ -406,9 +282,9 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     try:
         metrics = run_training_stage(ctx.config, config, paths.train_metrics)
     except BaseException as exc:
-        _fail(ctx, stage, exc)
+        fail_stage(ctx, stage, exc)
         raise
-    _finish(ctx, stage, {"export": paths.export}, metrics)
+    finish_stage(ctx, stage, {"export": paths.export}, metrics)
     return str(paths.export)
 
 
@@ -485,7 +361,7 @@ def evaluate(ctx: RunContext, manifest: RoundManifest, export: str) -> dict[str,
         "tasks": json_hash(sorted(t.instance_id for t in ctx.eval_tasks)),
     }
     stage = manifest.stage("evaluate")
-    if not _begin(ctx, stage, inputs, [paths.eval]):
+    if not begin_stage(ctx, stage, inputs, [paths.eval]):
         return stage.record.metrics
     ctx.log(f"[evaluate] round {manifest.round_index}: {len(ctx.eval_tasks)} held-out tasks")
     try:
@@ -501,7 +377,7 @@ def evaluate(ctx: RunContext, manifest: RoundManifest, export: str) -> dict[str,
             log=ctx.log,
         )
     except BaseException as exc:
-        _fail(ctx, stage, exc)
+        fail_stage(ctx, stage, exc)
         raise
-    _finish(ctx, stage, {"eval": paths.eval}, metrics)
+    finish_stage(ctx, stage, {"eval": paths.eval}, metrics)
     return metrics
