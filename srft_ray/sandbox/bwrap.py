@@ -36,6 +36,7 @@ from srft_ray.sandbox.bwrap_host import (
     python_dirs,
 )
 from srft_ray.sandbox.cgroups import SandboxCgroups, owner_pid, pid_alive, remove_orphaned_cgroups
+from srft_ray.sandbox.env import COMMAND_ENV
 from srft_ray.sandbox.outcome import OutputCollector, classify_end
 
 STATE_PREFIX = "srft-bwrap-"  # then the owning process id, so orphans can be found
@@ -201,21 +202,10 @@ class BwrapSandbox:
     def _argv(self, command: list[str]) -> list[str]:
         cfg = self.config
         env = {
+            **COMMAND_ENV,
             "PATH": SANDBOX_PATH,
             "HOME": "/tmp/home",
-            "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
-            "TERM": "dumb",
-            "PAGER": "cat",
-            "GIT_PAGER": "cat",
-            "GIT_AUTHOR_NAME": "srft",
-            "GIT_AUTHOR_EMAIL": "srft@sandbox.invalid",
-            "GIT_COMMITTER_NAME": "srft",
-            "GIT_COMMITTER_EMAIL": "srft@sandbox.invalid",
-            # the checkout's owner may differ from the sandbox user (copied or overlaid files)
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "safe.directory",
-            "GIT_CONFIG_VALUE_0": "*",
         }
         python_mounts: list[str] = []
         if cfg.expose_python:

@@ -26,24 +26,12 @@ from pathlib import Path
 from srft_ray.protocols import CommandResult
 from srft_ray.sandbox import SandboxConfig, SandboxError, SandboxUnavailable
 from srft_ray.sandbox.cgroups import pid_alive
+from srft_ray.sandbox.env import COMMAND_ENV
 from srft_ray.sandbox.outcome import OutputCollector, classify_end
 
 _MAX_LIFETIME_S = 6 * 3600
 _SIGKILL_STATUS = 137
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-_ENV = {
-    "LANG": "C.UTF-8",
-    "TERM": "dumb",
-    "PAGER": "cat",
-    "GIT_PAGER": "cat",
-    "GIT_AUTHOR_NAME": "srft",
-    "GIT_AUTHOR_EMAIL": "srft@sandbox.invalid",
-    "GIT_COMMITTER_NAME": "srft",
-    "GIT_COMMITTER_EMAIL": "srft@sandbox.invalid",
-    "GIT_CONFIG_COUNT": "1",
-    "GIT_CONFIG_KEY_0": "safe.directory",
-    "GIT_CONFIG_VALUE_0": "*",
-}
 
 
 def connect(docker_host: str = ""):
@@ -290,7 +278,7 @@ class DockerSandbox:
                 self.container.id,
                 argv,
                 workdir=self.workdir,
-                environment={**_ENV, **cfg.env},
+                environment={**COMMAND_ENV, **cfg.env},
                 user=user if user is not None else cfg.docker_user,
             )["Id"]
             chunks: queue.Queue[bytes | None] = queue.Queue()
