@@ -144,7 +144,7 @@ class TrajectoryStore:
         if self._ids is None:
             self._ids = set()
             for part in self.parts():
-                column = pq.read_table(part, columns=["trajectory_id"]).column(0)
+                column = _read_part(part, columns=["trajectory_id"]).column(0)
                 self._ids.update(column.to_pylist())
         return self._ids
 
@@ -177,11 +177,7 @@ class TrajectoryStore:
 
     def __iter__(self) -> Iterator[Trajectory]:
         for part in self.parts():
-            try:
-                table = pq.read_table(part, schema=TRAJECTORY_SCHEMA)
-            except (pa.ArrowInvalid, OSError) as exc:
-                raise DataError(f"{part}: not a readable trajectory part: {exc}") from exc
-            yield from trajectories_from_table(table)
+            yield from trajectories_from_table(_read_part(part))
 
     def read_all(self) -> list[Trajectory]:
         return list(self)
@@ -203,10 +199,19 @@ class TrajectoryStore:
             new = [part for part in self.parts() if part not in seen]
             for part in new:
                 seen.add(part)
-                yield from trajectories_from_table(pq.read_table(part, schema=TRAJECTORY_SCHEMA))
+                yield from trajectories_from_table(_read_part(part))
             if complete and not new:
                 return
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"{self.path}: not complete after {timeout_s}s")
             if not new:
                 time.sleep(poll_s)
+
+
+def _read_part(part: Path, columns: list[str] | None = None) -> pa.Table:
+    try:
+        if columns:
+            return pq.read_table(part, columns=columns)
+        return pq.read_table(part, schema=TRAJECTORY_SCHEMA)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{part}: not a readable trajectory part: {exc}") from exc

@@ -1,0 +1,50 @@
+"""Typed configs: YAML files, `a.b=c` overrides, and errors that name the bad key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from srft_ray.config import ConfigError, config_hash, load_config, to_dict
+
+
+@dataclass(kw_only=True)
+class Inner:
+    steps: int = 3
+    mode: Literal["rft", "srft"] = "srft"
+    rate: float = 0.5
+
+
+@dataclass(kw_only=True)
+class Root:
+    name: str = "x"
+    tags: list[str] = field(default_factory=list)
+    inner: Inner = field(default_factory=Inner)
+    limit: int | None = None
+
+
+def test_files_then_overrides(tmp_path):
+    a = tmp_path / "a.yaml"
+    a.write_text("name: first\ninner:\n  steps: 7\n")
+    b = tmp_path / "b.yaml"
+    b.write_text("inner:\n  mode: rft\n")
+    cfg = load_config(Root, [a, b], ["inner.rate=2", "tags=[x, y]", "limit=null"])
+    assert cfg == Root(name="first", tags=["x", "y"], inner=Inner(steps=7, mode="rft", rate=2.0))
+    assert isinstance(cfg.inner.rate, float)
+    assert config_hash(cfg) == config_hash(load_config(Root, base=to_dict(cfg)))
+    assert config_hash(cfg) != config_hash(Root())
+
+
+def test_unknown_keys_and_bad_values_name_the_key_and_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inner:\n  stpes: 7\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown key 'inner.stpes'"):
+        load_config(Root, [bad])
+    with pytest.raises(ConfigError, match=r"override 'inner.mode=sft'.*inner.mode"):
+        load_config(Root, [], ["inner.mode=sft"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_config(Root, [], ["inner.steps=many"])
+    with pytest.raises(ConfigError, match="key.path=value"):
+        load_config(Root, [], ["novalue"])
