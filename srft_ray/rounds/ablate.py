@@ -86,7 +86,8 @@ def ablate(
                 model_path=base,
                 dataset_dirs=data,
                 output_dir=str(folder / "export"),
-                checkpoint_dir=str(folder / "checkpoint"),
+                # as in the loop: optimizer-state checkpoints only when asked for
+                checkpoint_dir=str(folder / "checkpoint") if config.train.checkpoint_every else "",
             )
             inputs = {
                 **common,
