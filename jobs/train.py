@@ -2,7 +2,7 @@
 
 On a cluster (one worker per GPU):
 
-    ray job submit --address http://<head>:8265 --working-dir . -- \\
+    ray job submit --address http://<head>:8265 -- \\
         python -m srft_ray.jobs.train -c train.yaml \\
         train.dataset_dirs='[/shared/round-1/labelled]' train.output_dir=/shared/round-1/policy \\
         num_workers=8 use_gpu=true

@@ -23,6 +23,8 @@ from srft_ray.data.model import Task
 from srft_ray.engine import EngineConfig
 from srft_ray.protocols import PolicyClient, PolicyReply
 
+_TOKENIZER_LOCK = threading.Lock()
+
 
 @dataclass(kw_only=True)
 class SamplingConfig:
@@ -268,9 +270,14 @@ class PolicyProvider:
             if not hasattr(self.engine.generate, "remote"):
                 self._tokenizer = self.engine.tokenizer  # an in-process VLLMEngine
             else:
-                from transformers import AutoTokenizer
+                # Episodes call this from several threads at once; a lazy transformers import
+                # racing itself raises ImportError, so one thread loads and the rest wait.
+                with _TOKENIZER_LOCK:
+                    if self._tokenizer is None:
+                        from transformers import AutoTokenizer
 
-                self._tokenizer = AutoTokenizer.from_pretrained(self.served_model_path())
+                        path = self.served_model_path()
+                        self._tokenizer = AutoTokenizer.from_pretrained(path)
         return self._tokenizer
 
     def for_episode(self, task: Task, sample_index: int) -> PolicyClient:
