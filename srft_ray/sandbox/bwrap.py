@@ -226,7 +226,6 @@ class BwrapSandbox:
             "--hostname",
             "sandbox",
             *host_root_args(),
-            *python_mounts,
             "--proc",
             "/proc",
             # A sandbox started by root runs as uid 0 (caps dropped): sysctls check the uid, not
@@ -237,6 +236,9 @@ class BwrapSandbox:
             "--dev",
             "/dev",
             *self._mount_args,
+            # After the sandbox's own /tmp: an interpreter living under /tmp (a CI checkout's
+            # venv) must stay visible above it.
+            *python_mounts,
             "--remount-ro",
             "/",
             "--chdir",
