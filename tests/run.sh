@@ -20,4 +20,6 @@ if command -v podman >/dev/null && command -v runc >/dev/null; then
   fi
 fi
 
-.venv/bin/python -m pytest "$@"
+# As a user's activated venv would: job entrypoints and subprocesses find this `python`.
+export PATH="$PWD/.venv/bin:$PATH"
+python -m pytest "$@"

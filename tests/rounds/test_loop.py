@@ -267,7 +267,8 @@ def test_collect_job_through_ray_job_submit(ray_cluster, tmp_path):
         "--address",
         ray_cluster["dashboard_url"],
         "--",
-        "python",
+        # This interpreter, not whatever `python` is first on PATH (CI does not activate a venv).
+        sys.executable,
         "-m",
         "srft_ray.jobs.collect",
         "collect.max_tasks=2",
