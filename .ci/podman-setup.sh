@@ -82,7 +82,9 @@ if service_alive; then
   log "reusing podman service pid $PID on $SOCK"
 else
   rm -f "$SOCK"
-  nohup podman system service --time=0 "unix://$SOCK" >"$DIR/service.log" 2>&1 &
+  # Started from $DIR: conmon drops an `oom` marker file into its working directory when a
+  # container is OOM-killed, which would otherwise land in the caller's checkout.
+  (cd "$DIR" && exec nohup podman system service --time=0 "unix://$SOCK" >"$DIR/service.log" 2>&1) &
   PID=$!
   echo "$PID" > "$DIR/podman.pid"
   for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from train_helpers import tiny_llama, make_trajectory, write_store
+from train_helpers import make_trajectory, tiny_llama, write_store
 
 
 @pytest.fixture(scope="session")
