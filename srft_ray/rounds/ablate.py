@@ -27,7 +27,7 @@ from srft_ray.data.model import DataError
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds.config import LoopConfig, split_tasks
 from srft_ray.rounds.hashing import checkpoint_hash, dataset_hash, json_hash, write_json_atomic
-from srft_ray.rounds.manifest import RunManifest
+from srft_ray.rounds.run_manifest import RunManifest
 
 METHODS = ("base", "rft", "srft", "all")
 """base: the starting model untrained; rft: resolved trajectories only; srft: bad steps masked;

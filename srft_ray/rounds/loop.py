@@ -28,7 +28,8 @@ from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds.config import LoopConfig, split_tasks
 from srft_ray.rounds.hashing import checkpoint_hash, dataset_hash, inputs_hash, json_hash
 from srft_ray.rounds.layout import append_train_metrics, round_paths
-from srft_ray.rounds.manifest import RoundManifest, RunManifest, Stage
+from srft_ray.rounds.manifest import RoundManifest, Stage
+from srft_ray.rounds.run_manifest import RunManifest
 from srft_ray.rounds.stages import (
     Log,
     PolicyEngines,

@@ -23,8 +23,9 @@ from typing import Any
 from srft_ray.data.model import DataError, Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds.layout import STAGES, read_train_metrics, report_dir
-from srft_ray.rounds.manifest import RoundManifest, RunManifest
+from srft_ray.rounds.manifest import RoundManifest
 from srft_ray.rounds.progress import format_duration, format_round_summary
+from srft_ray.rounds.run_manifest import RunManifest
 from srft_ray.rounds.svg_plots import LABEL_COLORS, bar_chart, line_chart
 
 LABEL_SOURCES = ("human", "critic", "rule", "outcome", "scripted")

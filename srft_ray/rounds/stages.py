@@ -18,7 +18,8 @@ from srft_ray.engine import EngineConfig
 from srft_ray.rounds.config import LoopConfig
 from srft_ray.rounds.hashing import inputs_hash
 from srft_ray.rounds.layout import STAGES, round_paths
-from srft_ray.rounds.manifest import RoundManifest, RunManifest, Stage, StageRecord
+from srft_ray.rounds.manifest import RoundManifest, Stage, StageRecord
+from srft_ray.rounds.run_manifest import RunManifest
 
 Log = Callable[[str], None]
 

@@ -19,7 +19,6 @@ from srft_ray.data.model import DataError
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds.manifest import (
     RoundManifest,
-    RunManifest,
     append_train_metrics,
     checkpoint_hash,
     dataset_hash,
@@ -27,6 +26,7 @@ from srft_ray.rounds.manifest import (
     json_hash,
     read_train_metrics,
 )
+from srft_ray.rounds.run_manifest import RunManifest
 
 
 def _collect(run_dir, trajs):
