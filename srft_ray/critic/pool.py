@@ -9,6 +9,11 @@ Parquet part per batch, so a crash loses only work in flight). Ids already in th
 are skipped, so a restarted run resumes. A batch whose worker died is retried on a replacement
 worker; the store refuses duplicate ids, so nothing is labelled twice, and a batch that fails
 `max_attempts` times is reported (not written) so a later run picks it up.
+
+When the pool is done it checks the whole labelled store: if more than `max_unknown_share` of
+its steps ended with no verdict (label unknown: overflowing prompts, unparsable critic replies,
+a dead endpoint), it raises UnknownLabelsError rather than let training go on with labels that
+say nothing (srft masks unknown steps as `masking.unknown_as`, so it would train on them blind).
 """
 
 from __future__ import annotations
@@ -28,8 +33,13 @@ from srft_ray.critic.backends import CriticEngineDied
 from srft_ray.critic.llm_critic import CritiqueStats
 from srft_ray.data.model import Trajectory
 from srft_ray.data.store import TrajectoryStore
+from srft_ray.masking import DEFAULT_LABEL_SOURCES
 
 _END = object()
+
+
+class UnknownLabelsError(RuntimeError):
+    """The critique left too many steps without a verdict for its labels to be worth training on."""
 
 
 @dataclass(kw_only=True)
@@ -49,6 +59,9 @@ class PoolConfig:
     poll_s: float = 0.5
     progress_every_s: float = 10.0
     """Seconds between progress lines; 0 prints none."""
+    max_unknown_share: float = 0.5
+    """Fail the stage when more than this share of the labelled store's steps is unknown (no
+    verdict); 1.0 turns the check off."""
 
 
 @dataclass(kw_only=True)
@@ -165,6 +178,8 @@ class CritiquePool:
         report.wall_s = time.monotonic() - started
         if cfg.progress_every_s:
             print(report.line(), file=sys.stderr, flush=True)
+        if cfg.max_unknown_share < 1.0:
+            check_unknown_share(final_label_counts(out), cfg.max_unknown_share, out.path)
         return report
 
     def _finish(self, ref, entry, out: TrajectoryStore, retry: deque, report: PoolReport) -> None:
@@ -187,3 +202,28 @@ class CritiquePool:
             return
         report.num_written += out.append(result.trajectories)
         report.stats.add(result.stats)
+
+
+def final_label_counts(store: TrajectoryStore) -> dict[str, int]:
+    """Steps of the store per final label (the label training reads: masking's source order)."""
+    counts = {"good": 0, "bad": 0, "unknown": 0}
+    for traj in store:
+        for step in traj.steps:
+            found = step.label_from(*DEFAULT_LABEL_SOURCES)
+            counts[found.label if found and found.label in ("good", "bad") else "unknown"] += 1
+    return counts
+
+
+def check_unknown_share(counts: dict[str, int], limit: float, where: Any) -> None:
+    """Raise UnknownLabelsError when the unknown share of `counts` is above `limit`."""
+    num_steps = sum(counts.values())
+    share = counts.get("unknown", 0) / num_steps if num_steps else 0.0
+    if share > limit:
+        raise UnknownLabelsError(
+            f"{where}: {share:.1%} of the labelled steps are unknown ({counts.get('unknown', 0)} "
+            f"of {num_steps}; good {counts.get('good', 0)}, bad {counts.get('bad', 0)}), above "
+            f"max_unknown_share={limit:g}. The critic gave no verdict for them (see the bad "
+            "outputs above: overflow, unparsable replies, a failing backend). Fix the critic, "
+            "or raise the limit: critique.max_unknown_share=... (srft run) or "
+            "pool.max_unknown_share=... (srft critique); 1.0 turns the check off."
+        )
