@@ -4,19 +4,26 @@
     srft sandbox --backend docker --image srft-sandbox:local --dir . --timeout 10 -- 'ls | wc -l'
     python -m srft_ray.sandbox.cli --dir . -o memory_mb=512 -- python -c 'print(1)'
 
-The words after `--` are joined with spaces and run by `bash -c` in the checkout, which is a
-writable copy-on-write view of --dir (the folder itself is never modified). The exit status is
-the command's own, or 124 when it timed out or hit a limit.
+One word after `--` is a shell command line ('ls | wc -l'); several words are one command and
+its arguments, quoted as given (`-- python -c 'print(1)'`). It runs by `bash -c` in the
+checkout, which is a writable copy-on-write view of --dir (the folder itself is never
+modified). The exit status is the command's own, or 124 when it timed out or hit a limit.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
 from srft_ray.config import ConfigError, load_config
 from srft_ray.sandbox import BACKENDS, SandboxConfig, SandboxError, open_sandbox
+
+
+def shell_command(words: list[str]) -> str:
+    """The `bash -c` string for the words after `--`: one word as written, several quoted."""
+    return words[0] if len(words) == 1 else shlex.join(words)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         with open_sandbox(config, source_dir=opts.dir, image=opts.image) as box:
-            result = box.run(" ".join(command_words), timeout_s=opts.timeout)
+            result = box.run(shell_command(command_words), timeout_s=opts.timeout)
     except SandboxError as exc:
         print(f"srft sandbox: {exc}", file=sys.stderr)
         return 2

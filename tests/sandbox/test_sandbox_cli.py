@@ -45,3 +45,16 @@ def test_srft_sandbox_on_each_backend(backend, source_repo, capsys):
     out = capsys.readouterr().out
     assert status == 0, out
     assert "1 passed" in out and f"[sandbox {backend}] returncode=0 end_reason=exit" in out
+
+
+def test_srft_sandbox_quotes_several_words(source_repo, capsys):
+    # Several words are a command and its arguments, exactly as the calling shell split them.
+    assert srft_main(["sandbox", "--dir", str(source_repo), "--", "python3", "-c", "print(1)"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1\n"), out
+    status = srft_main(["sandbox", "--dir", str(source_repo), "--", "bash", "-c", "echo a; echo b"])
+    out = capsys.readouterr().out
+    assert status == 0 and out.startswith("a\nb\n"), out
+    # One word stays a shell command line: pipes, `;` and globs work.
+    assert srft_main(["sandbox", "--dir", str(source_repo), "--", "echo x; ls *.py | wc -l"]) == 0
+    assert capsys.readouterr().out.startswith("x\n2\n")
