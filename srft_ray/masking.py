@@ -17,9 +17,17 @@ ids and is counted in `num_retokenized_steps`; the last step has no later turn a
 its sampled ids. A template that rewrites earlier turns can hide a turn: it stays untrained and
 is counted in `num_prefix_mismatches`.
 
-Truncation policy: with `max_length`, the first `max_length` tokens are kept (the system prompt,
-the task and the earliest steps are what every later step depends on). A step cut in the middle
-keeps its trained tokens that fit; `num_truncated_tokens` counts what was dropped. Trailing
+What is rendered is the policy's view (srft_ray.chat_view): tool calls go through the template
+with `tools=` (action_format "tool_calls": the call tokens and the end-of-turn token are trained,
+tool responses, schemas and headers never), or become the agent's text actions (action_format
+"text", the default, since srft's agent emits text actions); observations are re-formatted with
+the policy's observation template. Every conversion and mismatch is counted in the example.
+
+Max-length policy (overflow "elide_observations", the default): a trajectory longer than
+`max_length` first has its earliest observations replaced, whole, by a short marker until it
+fits (`num_elided_observations`); actions are never elided. What still does not fit is cut from
+the end (`num_truncated_tokens`; steps cut off entirely: `num_dropped_steps`). Overflow
+"truncate" only cuts from the end (the head is what every later step depends on). Trailing
 non-assistant messages (a final observation) carry no loss and are not rendered.
 """
 
@@ -28,7 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from srft_ray.data.model import Trajectory
+from srft_ray.chat_view import ActionFormat, ChatView, policy_chat
+from srft_ray.data.model import DataError, Trajectory
 
 Mode = Literal["rft", "srft", "all"]
 MODES: tuple[str, ...] = ("rft", "srft", "all")
@@ -46,6 +55,15 @@ class MaskingConfig:
     """How srft treats steps whose label is unknown or missing."""
     label_sources: list[str] = field(default_factory=lambda: list(DEFAULT_LABEL_SOURCES))
     """Which label decides a step, in priority order (the first source that labelled it wins)."""
+    action_format: ActionFormat = "text"
+    """The action format the policy emits at inference: tool calls in the data are converted to
+    it ("text": srft's agent) or rendered natively through the template ("tool_calls"; an error
+    naming the file and template when the template has no tool support)."""
+    observation_template: str | None = None
+    """Observation template the policy sees (Jinja, mini-swe-agent variables); None: the default
+    agent's for imported data, as recorded for srft's own; "": keep observations as recorded."""
+    overflow: Literal["elide_observations", "truncate"] = "elide_observations"
+    """Past max_length: elide whole early observations, then cut the end; or only cut the end."""
 
 
 @dataclass(kw_only=True)
@@ -61,6 +79,17 @@ class RenderedExample:
     num_retokenized_steps: int = 0
     num_prefix_mismatches: int = 0
     num_truncated_tokens: int = 0
+    num_dropped_steps: int = 0
+    """Steps cut off entirely by max_length (after eliding every observation)."""
+    num_elided_observations: int = 0
+    num_converted_tool_calls: int = 0
+    """Tool calls rendered as text actions (action_format "text")."""
+    num_reformatted_observations: int = 0
+    """Observations re-formatted with the policy's template (they differed from the recorded)."""
+    num_shortened_observations: int = 0
+    """Of those, the ones the recorder showed longer than the policy will see."""
+    num_unverified_observations: int = 0
+    """Observations from another template kept as recorded: no raw output to re-format."""
 
     @property
     def num_trained_tokens(self) -> int:
@@ -101,7 +130,56 @@ def render_trajectory(
     if overrides:
         config = MaskingConfig(**{**config.__dict__, **overrides})
     step_trained = trained_steps(traj, config)
-    messages = traj.messages()
+    view_options = {
+        "action_format": config.action_format,
+        "observation_template": config.observation_template,
+    }
+    view = policy_chat(traj, tokenizer, **view_options)
+    example = _render_view(traj, tokenizer, view, step_trained)
+    limit = config.max_length
+    if limit is None or len(example.input_ids) <= limit:
+        return example
+    if config.overflow == "elide_observations" and view.observation_positions:
+        num_elided = _observations_to_elide(tokenizer, view, len(example.input_ids) - limit)
+        view = policy_chat(traj, tokenizer, **view_options, num_elided=num_elided)
+        example = _render_view(traj, tokenizer, view, step_trained)
+    present = {s for s in example.step_index if s != NOT_A_STEP}
+    if len(example.input_ids) > limit:
+        example.num_truncated_tokens = len(example.input_ids) - limit
+        example.input_ids = example.input_ids[:limit]
+        example.loss_mask = example.loss_mask[:limit]
+        example.step_index = example.step_index[:limit]
+        example.num_dropped_steps = len(present - set(example.step_index))
+    return example
+
+
+def _observations_to_elide(tokenizer: Any, view: ChatView, excess: int) -> int:
+    """How many leading observations to elide so that about `excess` tokens go (all, at most)."""
+    from srft_ray.chat_view import ELIDED_OBSERVATION
+
+    marker = len(tokenizer(ELIDED_OBSERVATION, add_special_tokens=False)["input_ids"])
+    saved = 0
+    positions = view.observation_positions or []
+    for count, pos in enumerate(positions, 1):
+        content = view.messages[pos]["content"]
+        saved += len(tokenizer(content, add_special_tokens=False)["input_ids"]) - marker
+        if saved >= excess:
+            return count
+    return len(positions)
+
+
+def _render_view(
+    traj: Trajectory, tokenizer: Any, view: ChatView, step_trained: list[bool]
+) -> RenderedExample:
+    """Ids, mask and step index of the whole chat of `view` (no length limit)."""
+    messages, tools = view.messages, view.tools
+    counts = {
+        "num_elided_observations": view.num_elided_observations,
+        "num_converted_tool_calls": view.num_converted_tool_calls,
+        "num_reformatted_observations": view.num_reformatted_observations,
+        "num_shortened_observations": view.num_shortened_observations,
+        "num_unverified_observations": view.num_unverified_observations,
+    }
     positions = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     if not positions:
         return RenderedExample(
@@ -110,9 +188,11 @@ def render_trajectory(
             loss_mask=[],
             step_index=[],
             step_trained=step_trained,
+            **counts,
         )
-    text = _chat_text(tokenizer, messages[: positions[-1] + 1], add_generation_prompt=False)
-    spans, num_mismatches = _assistant_spans(tokenizer, messages, positions, text)
+    render = _Renderer(tokenizer, tools, traj)
+    text = render(messages[: positions[-1] + 1], add_generation_prompt=False)
+    spans, num_mismatches = _assistant_spans(render, messages, positions, text)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids: list[int] = list(encoded["input_ids"])
     step_of_token = _tokens_in_spans(encoded["offset_mapping"], spans)
@@ -149,11 +229,6 @@ def render_trajectory(
         flag if step != NOT_A_STEP and step_trained[step] else 0
         for step, flag in zip(step_of_token, trained_flags)
     ]
-    num_truncated = 0
-    if config.max_length is not None and len(ids) > config.max_length:
-        num_truncated = len(ids) - config.max_length
-        ids, mask = ids[: config.max_length], mask[: config.max_length]
-        step_of_token = step_of_token[: config.max_length]
     return RenderedExample(
         trajectory_id=traj.trajectory_id,
         input_ids=ids,
@@ -162,7 +237,7 @@ def render_trajectory(
         step_trained=step_trained,
         num_retokenized_steps=num_retokenized,
         num_prefix_mismatches=num_mismatches,
-        num_truncated_tokens=num_truncated,
+        **counts,
     )
 
 
@@ -178,38 +253,71 @@ def encode_chat(
     return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
 
 
-def _chat_text(tokenizer: Any, messages: list[dict[str, Any]], *, add_generation_prompt: bool):
-    plain = [{"role": m["role"], "content": m["content"]} for m in messages]
+def _chat_text(
+    tokenizer: Any,
+    messages: list[dict[str, Any]],
+    *,
+    add_generation_prompt: bool,
+    tools: list[dict[str, Any]] | None = None,
+):
+    plain = [{k: v for k, v in m.items() if k != "step"} for m in messages]
     if not plain:
         return ""
+    extra = {"tools": tools} if tools else {}
     return tokenizer.apply_chat_template(
-        plain, tokenize=False, add_generation_prompt=add_generation_prompt
+        plain, tokenize=False, add_generation_prompt=add_generation_prompt, **extra
     )
 
 
+class _Renderer:
+    """`_chat_text` for one trajectory and tool list; a template error names file and template."""
+
+    def __init__(self, tokenizer: Any, tools: list[dict[str, Any]] | None, traj: Trajectory):
+        self.tokenizer, self.tools, self.traj = tokenizer, tools, traj
+
+    def __call__(self, messages: list[dict[str, Any]], *, add_generation_prompt: bool) -> str:
+        from jinja2 import TemplateError
+
+        try:
+            return _chat_text(
+                self.tokenizer,
+                messages,
+                add_generation_prompt=add_generation_prompt,
+                tools=self.tools,
+            )
+        except TemplateError as exc:
+            source = self.traj.provenance.source_file or self.traj.trajectory_id
+            name = getattr(self.tokenizer, "name_or_path", "") or "this tokenizer"
+            raise DataError(
+                f"{source}: the chat template of {name} cannot render this trajectory: {exc}"
+            ) from None
+
+
 def _assistant_spans(
-    tokenizer: Any, messages: list[dict[str, Any]], positions: list[int], text: str
+    render: _Renderer, messages: list[dict[str, Any]], positions: list[int], text: str
 ) -> tuple[dict[int, tuple[int, int]], int]:
     """Character span of each assistant turn's trained part (content + end-of-turn) in `text`.
 
     Each turn is located by rendering the chat up to it: the text the template adds for the turn,
-    after the assistant header, up to and including the first special token. A template that
-    rewrites earlier turns can make a turn unfindable: it is left untrained and counted.
+    after the assistant header, up to and including the last special token it adds (the
+    end-of-turn token; tool-call markup such as `<tool_call>` may be special tokens too). A
+    template that rewrites earlier turns can make a turn unfindable: it is left untrained and
+    counted.
     """
-    specials = [t for t in getattr(tokenizer, "all_special_tokens", []) if t]
+    specials = [t for t in getattr(render.tokenizer, "all_special_tokens", []) if t]
     spans: dict[int, tuple[int, int]] = {}
     cursor = num_mismatches = 0
     for i in positions:
-        context = _chat_text(tokenizer, messages[:i], add_generation_prompt=True)
-        full = _chat_text(tokenizer, messages[: i + 1], add_generation_prompt=False)
+        context = render(messages[:i], add_generation_prompt=True)
+        full = render(messages[: i + 1], add_generation_prompt=False)
         if not full.startswith(context):
             raise ValueError(
                 "the chat template does not render the assistant header as a prefix of the "
                 f"assistant turn (step {messages[i]['step']}); it cannot be trained per step"
             )
         added = full[len(context) :]
-        ends = [added.find(t) + len(t) for t in specials if t in added]
-        piece = added[: min(ends)] if ends else added
+        ends = [added.rfind(t) + len(t) for t in specials if t in added]
+        piece = added[: max(ends)] if ends else added
         where = len(context) if text.startswith(full) else text.find(piece, cursor)
         if where < 0:
             num_mismatches += 1

@@ -220,14 +220,33 @@ def test_last_step_keeps_its_sampled_ids_and_unsampled_end_token_is_not_trained(
     assert got.num_retokenized_steps == 0
 
 
-def test_truncation_keeps_the_head(tokenizer):
+def test_truncate_overflow_keeps_the_head(tokenizer):
     full = render_trajectory(make_traj(), tokenizer, mode="all")
     cut = len(full.input_ids) - 7
-    got = render_trajectory(make_traj(), tokenizer, mode="all", max_length=cut)
+    got = render_trajectory(make_traj(), tokenizer, mode="all", max_length=cut, overflow="truncate")
     assert got.input_ids == full.input_ids[:cut]
     assert got.loss_mask == full.loss_mask[:cut]
     assert got.step_index == full.step_index[:cut]
-    assert got.num_truncated_tokens == 7 and got.truncated
+    assert got.num_truncated_tokens == 7 and got.truncated and got.num_dropped_steps == 0
+
+
+def test_default_overflow_elides_early_observations_and_keeps_every_action(tokenizer):
+    from srft_ray.chat_view import ELIDED_OBSERVATION
+
+    traj = make_traj()
+    traj.steps[0].observation = "x = 1\n" * 200  # one long early observation
+    full = render_trajectory(traj, tokenizer, mode="all")
+    limit = len(full.input_ids) - 100
+    got = render_trajectory(traj, tokenizer, mode="all", max_length=limit)
+    assert got.num_elided_observations == 1 and got.num_truncated_tokens == 0
+    assert len(got.input_ids) <= limit
+    assert ELIDED_OBSERVATION in tokenizer.decode(got.input_ids)
+    trained = [t for t, m in zip(got.input_ids, got.loss_mask) if m]
+    assert tokenizer.decode(trained) == "".join(text + "<|im_end|>" for text, _ in STEPS)
+    # Too small even without observations: the end is cut, counted, and whole steps are named.
+    tiny = render_trajectory(traj, tokenizer, mode="all", max_length=80)
+    assert tiny.num_elided_observations == 2 and len(tiny.input_ids) == 80
+    assert tiny.num_truncated_tokens > 0 and tiny.num_dropped_steps >= 1
 
 
 def test_bad_mode_is_rejected(tokenizer):

@@ -95,6 +95,40 @@ class StepLabel:
 
 
 @dataclass(kw_only=True)
+class ToolCall:
+    """One function call of an assistant turn, with the tool response matched to it by id."""
+
+    id: str
+    name: str
+    arguments: str
+    """The arguments as the model wrote them: JSON text (e.g. '{"command": "ls"}')."""
+    output: str | None = None
+    """The tool message answering this call (matched by tool_call_id); None when none came."""
+    raw_output: str | None = None
+    """The command's output before the agent's observation template formatted it, when saved."""
+    returncode: int | None = None
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """The arguments as an object ({} when they are not a JSON object)."""
+        try:
+            value = json.loads(self.arguments) if self.arguments else {}
+        except json.JSONDecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def to_openai(self) -> dict[str, Any]:
+        """The call as chat templates take it (OpenAI shape, arguments parsed to an object)."""
+        function = {"name": self.name, "arguments": self.parsed_arguments()}
+        return {"id": self.id, "type": "function", "function": function}
+
+    @property
+    def command(self) -> str | None:
+        """The bash command this call ran (its `command` argument), if it has one."""
+        value = self.parsed_arguments().get("command")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(kw_only=True)
 class Step:
     """One agent step: the assistant message, the action it took and what the environment said."""
 
@@ -106,7 +140,12 @@ class Step:
     logprobs: list[float] | None = None
     """Logprob of each sampled id, when the policy returned them."""
     command: str | None = None
-    """The parsed action (a bash command); None when the reply had no valid action."""
+    """What ran: the text action's bash command, or the tool calls' commands joined by newlines;
+    None when the reply had no valid action."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    """The action as tool calls, in order (parallel calls: several); empty for a text action."""
+    output: str | None = None
+    """A text action's raw command output, before the observation template formatted it."""
     observation: str | None = None
     """The message the environment answered with (the next user/tool turn); None after the last."""
     returncode: int | None = None
@@ -168,17 +207,37 @@ class Trajectory:
     provenance: Provenance = field(default_factory=Provenance)
     observation_role: str = "user"
     """Role of observation messages in the chat template ("user" for mini-swe-agent, or "tool")."""
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    """Tool schemas offered to the model (OpenAI `tools=` shape) when the agent used tool calls."""
+    observation_template: str = ""
+    """The agent's Jinja observation template (mini-swe-agent's `output.output/returncode/
+    exception_info` variables), which also holds its truncation rule; empty when not known."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def messages(self) -> list[dict[str, Any]]:
-        """The chat as the policy saw it; assistant messages carry the index of their step."""
+        """The chat as the policy saw it; assistant messages carry the index of their step.
+
+        Tool-call steps give an assistant message with OpenAI `tool_calls` (arguments parsed to
+        objects, as chat templates expect) and one `tool` message per answered call.
+        """
         out: list[dict[str, Any]] = []
         if self.system_prompt:
             out.append({"role": "system", "content": self.system_prompt})
         out.append({"role": "user", "content": self.task_prompt})
         for step in self.steps:
-            out.append({"role": "assistant", "content": step.assistant, "step": step.index})
-            if step.observation is not None:
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": step.assistant,
+                "step": step.index,
+            }
+            if step.tool_calls:
+                message["tool_calls"] = [call.to_openai() for call in step.tool_calls]
+            out.append(message)
+            answered = [call for call in step.tool_calls if call.output is not None]
+            if answered:
+                for call in answered:
+                    out.append({"role": "tool", "content": call.output, "tool_call_id": call.id})
+            elif step.observation is not None:
                 out.append({"role": self.observation_role, "content": step.observation})
         return out
 

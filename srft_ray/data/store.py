@@ -19,9 +19,19 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from srft_ray.data.model import DataError, Outcome, Provenance, Step, StepLabel, Trajectory
+from srft_ray.data.model import (
+    DataError,
+    Outcome,
+    Provenance,
+    Step,
+    StepLabel,
+    ToolCall,
+    Trajectory,
+)
 
-SCHEMA_VERSION = 1
+# 2: tool calls, raw outputs, tool schemas and the observation template (all nullable; parts
+# written at version 1 read with empty tool calls and an unknown template).
+SCHEMA_VERSION = 2
 COMPLETE_MARKER = "_COMPLETE"
 
 LABEL_TYPE = pa.struct(
@@ -32,6 +42,16 @@ LABEL_TYPE = pa.struct(
         ("model", pa.string()),
         ("prompt_version", pa.string()),
         ("rationale", pa.string()),
+    ]
+)
+TOOL_CALL_TYPE = pa.struct(
+    [
+        ("id", pa.string()),
+        ("name", pa.string()),
+        ("arguments", pa.string()),  # JSON text as the model wrote it
+        ("output", pa.string()),
+        ("raw_output", pa.string()),
+        ("returncode", pa.int32()),
     ]
 )
 STEP_TYPE = pa.struct(
@@ -47,6 +67,8 @@ STEP_TYPE = pa.struct(
         ("model_seconds", pa.float64()),
         ("exec_seconds", pa.float64()),
         ("labels", pa.list_(LABEL_TYPE)),
+        ("tool_calls", pa.list_(TOOL_CALL_TYPE)),
+        ("output", pa.string()),
     ]
 )
 OUTCOME_TYPE = pa.struct(
@@ -81,8 +103,24 @@ TRAJECTORY_SCHEMA = pa.schema(
         ("provenance", PROVENANCE_TYPE),
         ("observation_role", pa.string()),
         ("extra", pa.string()),  # JSON object
+        ("tools", pa.string()),  # JSON list of tool schemas
+        ("observation_template", pa.string()),
     ],
     metadata={"srft_ray.schema_version": str(SCHEMA_VERSION)},
+)
+
+
+# The version-1 columns every readable part has.
+OLD_SCHEMA_COLUMNS = (
+    "trajectory_id",
+    "instance_id",
+    "system_prompt",
+    "task_prompt",
+    "steps",
+    "outcome",
+    "provenance",
+    "observation_role",
+    "extra",
 )
 
 
@@ -94,15 +132,14 @@ def trajectory_to_record(traj: Trajectory) -> dict[str, Any]:
         traj.provenance.sampling_params, sort_keys=True
     )
     record["extra"] = json.dumps(traj.extra, sort_keys=True)
+    record["tools"] = json.dumps(traj.tools, sort_keys=True)
     return record
 
 
 def trajectory_from_record(record: dict[str, Any]) -> Trajectory:
     """Inverse of `trajectory_to_record`."""
-    steps = [
-        Step(**{**s, "labels": [StepLabel(**lab) for lab in s["labels"] or []]})
-        for s in record["steps"] or []
-    ]
+    extra = json.loads(record["extra"] or "{}")
+    steps = [_step_from_record(s, extra) for s in record["steps"] or []]
     outcome = dict(record["outcome"])
     outcome["test_results"] = json.loads(outcome["test_results"] or "{}")
     provenance = dict(record["provenance"])
@@ -116,8 +153,38 @@ def trajectory_from_record(record: dict[str, Any]) -> Trajectory:
         outcome=Outcome(**outcome),
         provenance=Provenance(**provenance),
         observation_role=record["observation_role"],
-        extra=json.loads(record["extra"] or "{}"),
+        tools=json.loads(record.get("tools") or "[]"),
+        observation_template=record.get("observation_template") or "",
+        extra=extra,
     )
+
+
+def _step_from_record(record: dict[str, Any], extra: dict[str, Any]) -> Step:
+    fields = {k: v for k, v in record.items() if k not in ("labels", "tool_calls")}
+    calls = [ToolCall(**call) for call in record.get("tool_calls") or []]
+    if not calls:  # imported before schema 2: the raw OpenAI calls were kept in extra
+        calls = _legacy_tool_calls(extra.get("tool_calls", {}).get(str(record["index"])))
+    labels = [StepLabel(**lab) for lab in record["labels"] or []]
+    return Step(**fields, tool_calls=calls, labels=labels)
+
+
+def _legacy_tool_calls(raw: Any) -> list[ToolCall]:
+    calls = []
+    for call in raw if isinstance(raw, list) else []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            continue
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments or {})
+        calls.append(
+            ToolCall(
+                id=str(call.get("id") or ""),
+                name=str(function.get("name") or ""),
+                arguments=arguments,
+            )
+        )
+    return calls
 
 
 def trajectories_to_table(trajs: Iterable[Trajectory]) -> pa.Table:
@@ -212,6 +279,15 @@ def _read_part(part: Path, columns: list[str] | None = None) -> pa.Table:
     try:
         if columns:
             return pq.read_table(part, columns=columns)
-        return pq.read_table(part, schema=TRAJECTORY_SCHEMA)
-    except (pa.ArrowInvalid, OSError) as exc:
+        table = pq.read_table(part)
+        # Parts of an older schema lack the newer (nullable) columns: read them as written.
+        missing = [name for name in OLD_SCHEMA_COLUMNS if name not in table.column_names]
+        if missing:
+            raise DataError(f"{part}: not a trajectory part (no column(s) {missing})")
+        if table.schema.metadata and table.schema.metadata.get(b"srft_ray.schema_version") == (
+            str(SCHEMA_VERSION).encode()
+        ):
+            return table.cast(TRAJECTORY_SCHEMA)
+        return table
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
         raise DataError(f"{part}: not a readable trajectory part: {exc}") from exc

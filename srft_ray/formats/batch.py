@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from srft_ray.data.model import DataError, Trajectory
-from srft_ray.formats import minisweagent, sweagent
+from srft_ray.formats import minisweagent, sweagent, table
 from srft_ray.formats.fields import read_json
 
-IMPORT_FORMATS = (minisweagent.FORMAT_NAME, sweagent.FORMAT_NAME, "auto")
+IMPORT_FORMATS = (minisweagent.FORMAT_NAME, sweagent.FORMAT_NAME, table.FORMAT_NAME, "auto")
 # Suffixes picked up when a directory is given; single files are taken whatever their name.
 TRAJECTORY_SUFFIXES = (".traj", ".traj.json")
 
@@ -70,7 +70,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 def import_file(path: str | Path, format: str = "auto") -> Trajectory:
     """One file as a Trajectory; DataError (naming the file and field) when it is malformed."""
-    if format not in IMPORT_FORMATS:
+    if format not in IMPORT_FORMATS or format == table.FORMAT_NAME:
         raise ValueError(f"unknown import format {format!r}; expected one of {IMPORT_FORMATS}")
     path = Path(path)
     if not path.is_file():
@@ -83,13 +83,22 @@ def import_file(path: str | Path, format: str = "auto") -> Trajectory:
 def import_files(
     paths: Iterable[str | Path], format: str = "auto", *, progress_every: int = 500
 ) -> ImportReport:
-    """Import every file; malformed ones land in `errors` and the rest still import."""
+    """Import every file; malformed ones land in `errors` and the rest still import.
+
+    A messages table (.jsonl / .parquet, or format messages-table) holds many trajectories: its
+    bad rows land in `errors` as `FILE:row N` and its good rows still import.
+    """
     files = expand_paths(paths)
     report = ImportReport(num_files=len(files))
     start = time.monotonic()
     for num_done, path in enumerate(files, 1):
         try:
-            report.trajectories.append(import_file(path, format))
+            if format == table.FORMAT_NAME or (format == "auto" and table.is_table(path)):
+                rows, row_errors = table.import_table(path)
+                report.trajectories.extend(rows)
+                report.errors.extend(row_errors)
+            else:
+                report.trajectories.append(import_file(path, format))
         except DataError as exc:
             report.errors.append((str(path), str(exc)))
         except OSError as exc:

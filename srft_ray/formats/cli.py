@@ -1,11 +1,15 @@
 """`srft import` and `srft export`: move trajectories between agent formats and a TrajectoryStore.
 
-    srft import --format {mini-swe-agent,swe-agent,auto} FILES_OR_DIRS... --out STORE_DIR
+    srft import [--format FORMAT] FILES_OR_DIRS... --out STORE_DIR [--report REPORT.json]
     srft export preds --store STORE_DIR --out preds.json [--model-name NAME]   (.jsonl: JSONL)
     srft export mini-swe-agent --store STORE_DIR --out DIR
 
 `import` appends to the store (trajectories already there are skipped), prints counts and every
-bad file with its error, and exits 1 when any file failed. argv[0] is the direction.
+bad file with its error, and exits 1 when any file failed. FILES are mini-swe-agent (1.x text,
+2.x tool calls), SWE-agent `.traj`, or messages tables (.jsonl / .parquet, one row per
+trajectory). `--report` joins `resolved` from a SWE-bench harness report by instance id. The
+store is marked complete afterwards (an import is a finished batch), so `srft critique` reads
+it without waiting for a producer. argv[0] is the direction.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from srft_ray.data.model import DataError
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.formats.batch import IMPORT_FORMATS, import_files
+from srft_ray.formats.harness_report import join_resolution, read_resolution
 from srft_ray.formats.minisweagent import export_minisweagent
 from srft_ray.formats.preds import write_preds
 
@@ -26,6 +32,9 @@ def import_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=IMPORT_FORMATS, default="auto", help="file format")
     parser.add_argument("paths", nargs="+", metavar="FILES_OR_DIRS", help="files or directories")
     parser.add_argument("--out", required=True, metavar="STORE_DIR", help="store to append to")
+    parser.add_argument(
+        "--report", metavar="REPORT_JSON", help="SWE-bench harness report: sets `resolved`"
+    )
     return parser
 
 
@@ -45,8 +54,19 @@ def export_parser() -> argparse.ArgumentParser:
 def run_import(argv: list[str]) -> int:
     args = import_parser().parse_args(argv)
     report = import_files(args.paths, args.format)
+    if args.report:
+        try:
+            join = join_resolution(report.trajectories, read_resolution(args.report))
+        except DataError as exc:
+            print(f"srft import: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"report {args.report}: {join.num_resolved} resolved, {join.num_unresolved} "
+            f"unresolved, {len(join.unmatched)} not in the report (resolved left unknown)"
+        )
     store = TrajectoryStore(args.out)
     num_written = store.append(report.trajectories)
+    store.mark_complete()
     num_known = len(report.trajectories) - num_written
     print(
         f"imported {len(report.trajectories)} of {report.num_files} files into {args.out}: "

@@ -11,7 +11,13 @@ ends with a `role: "exit"` message. Content may be a string, None, or a list of 
 
 Import maps: first system message -> system prompt, first user message -> task prompt, each
 assistant message (or rebuilt failed reply) -> a Step whose observation is the next user/tool
-message(s); info.exit_status -> Outcome.exit_status, info.submission -> Outcome.patch.
+message(s); info.exit_status -> Outcome.exit_status, info.submission -> Outcome.patch (a
+"Submitted" exit status is not resolution: `resolved` stays None until a harness report says).
+Tool-call models (2.x): each `tool_calls[*]` becomes a ToolCall (id, function name, JSON
+arguments) and each `role: "tool"` message is matched to its call by `tool_call_id`, so
+parallel calls keep their order and their own responses; `extra.raw_output` and
+`info.config.model.observation_template` are kept so training can format observations as the
+policy will see them.
 Export writes the same shape, plus a `srft_ray` block (trajectory id, provenance, labels)
 that mini-swe-agent ignores and our importer reads back, so import -> export -> import is exact.
 """
@@ -25,8 +31,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from srft_ray.data.model import Outcome, Provenance, Step, StepLabel, Trajectory
+from srft_ray.data.model import Outcome, Provenance, Step, StepLabel, ToolCall, Trajectory
 from srft_ray.formats.fields import FieldReader, instance_id_from_filename, read_json
+from srft_ray.formats.tool_calls import read_tool_calls, tool_schemas
 
 FORMAT_NAME = "mini-swe-agent"
 TRAJECTORY_FORMAT = "mini-swe-agent-1.1"
@@ -71,9 +78,7 @@ def minisweagent_to_trajectory(data: Any, *, source: str, content_hash: str = ""
     regex = rd.get(model_cfg, "action_regex", "info.config.model.action_regex", str, required=False)
     regexes = (regex,) if regex else DEFAULT_ACTION_REGEXES
 
-    system_prompt, task_prompt, steps, tool_calls, obs_role, exit_extra = _read_messages(
-        messages, rd, regexes
-    )
+    system_prompt, task_prompt, steps, obs_role, exit_extra = _read_messages(messages, rd, regexes)
     exit_status = rd.get(info, "exit_status", "info.exit_status", str, required=False)
     submission = rd.get(info, "submission", "info.submission", str, required=False)
     exit_status = exit_status if exit_status is not None else str(exit_extra.get("exit_status", ""))
@@ -88,8 +93,14 @@ def minisweagent_to_trajectory(data: Any, *, source: str, content_hash: str = ""
     for key in ("model_stats", "mini_version"):
         if key in info:
             extra[key] = info[key]
-    if tool_calls:
-        extra["tool_calls"] = tool_calls
+    template = rd.get(
+        model_cfg,
+        "observation_template",
+        "info.config.model.observation_template",
+        str,
+        required=False,
+        default="",
+    )
     provenance = Provenance(
         policy_model=str(model_cfg.get("model_name", "")),
         sampling_params=model_cfg.get("model_kwargs") or {},
@@ -104,6 +115,8 @@ def minisweagent_to_trajectory(data: Any, *, source: str, content_hash: str = ""
         outcome=Outcome(exit_status=exit_status, patch=submission),
         provenance=provenance,
         observation_role=obs_role,
+        tools=tool_schemas(steps),
+        observation_template=template,
         extra=extra,
     )
     if srft:  # written by our exporter: restore what mini-swe-agent's format has no place for
@@ -118,7 +131,6 @@ def _read_messages(
     system_prompt, task_parts = "", []
     steps: list[Step] = []
     observations: dict[int, list[str]] = {}  # step index -> observation texts
-    tool_calls: dict[str, Any] = {}
     obs_role, exit_extra = "", {}
     for i, msg in enumerate(messages):
         where = f"messages[{i}]"
@@ -132,9 +144,8 @@ def _read_messages(
             exit_extra = extra
         elif role == "assistant":
             step = Step(index=len(steps), assistant=text)
+            step.tool_calls = read_tool_calls(msg.get("tool_calls"), rd, f"{where}.tool_calls")
             step.command = _command(msg, extra, text, rd, where, regexes)
-            if msg.get("tool_calls"):
-                tool_calls[str(step.index)] = msg["tool_calls"]
             steps.append(step)
         elif role in OBSERVATION_ROLES:
             failed_reply = extra.get("interrupt_type") == FORMAT_ERROR
@@ -150,6 +161,10 @@ def _read_messages(
             obs_role = obs_role or role
             if failed_reply:
                 step.end_reason = "format_error"
+            elif role == "tool" or step.tool_calls:
+                _answer_call(step, msg, text, extra, rd, where)
+            elif isinstance(extra.get("raw_output"), str):
+                step.output = extra["raw_output"]
             if step.returncode is None and isinstance(extra.get("returncode"), int):
                 step.returncode = extra["returncode"]
                 step.end_reason = step.end_reason or _end_reason(extra)
@@ -162,7 +177,32 @@ def _read_messages(
     for step in steps:
         if step.index in observations:
             step.observation = "\n\n".join(observations[step.index])
-    return system_prompt, "\n\n".join(task_parts), steps, tool_calls, obs_role or "user", exit_extra
+    return system_prompt, "\n\n".join(task_parts), steps, obs_role or "user", exit_extra
+
+
+def _answer_call(
+    step: Step, msg: dict[str, Any], text: str, extra: dict[str, Any], rd: FieldReader, where: str
+) -> None:
+    """Attach a tool message to the call it answers: by `tool_call_id`, else the first open one."""
+    call_id = msg.get("tool_call_id", msg.get("call_id"))
+    if call_id is not None:
+        matches = [call for call in step.tool_calls if call.id == call_id]
+        if not matches:
+            known = [call.id for call in step.tool_calls]
+            raise rd.error(
+                f"{where}.tool_call_id", f"is {call_id!r}, not a call of step {step.index} {known}"
+            )
+        call = matches[0]
+    else:
+        open_calls = [call for call in step.tool_calls if call.output is None]
+        if not open_calls:
+            return
+        call = open_calls[0]
+    call.output = text
+    if isinstance(extra.get("raw_output"), str):
+        call.raw_output = extra["raw_output"]
+    if isinstance(extra.get("returncode"), int):
+        call.returncode = extra["returncode"]
 
 
 def _role_and_text(msg: dict[str, Any], rd: FieldReader, where: str) -> tuple[str, str]:
@@ -198,16 +238,13 @@ def _command(
                 raise rd.error(path, f"is {type(action).__name__}, expected an object")
             commands.append(rd.get(action, "command", f"{path}.command", str))
         return "\n".join(commands) if commands else None
-    calls = msg.get("tool_calls") or []
-    commands = []
-    for j, call in enumerate(calls if isinstance(calls, list) else []):
-        try:
-            commands.append(json.loads(call["function"]["arguments"])["command"])
-        except (KeyError, TypeError, json.JSONDecodeError):
-            path = f"{where}.tool_calls[{j}].function.arguments"
-            raise rd.error(path, "has no bash command") from None
-    if commands:
-        return "\n".join(commands)
+    calls = read_tool_calls(msg.get("tool_calls"), rd, f"{where}.tool_calls")
+    if calls:
+        for j, call in enumerate(calls):
+            if call.command is None:
+                path = f"{where}.tool_calls[{j}].function.arguments"
+                raise rd.error(path, "has no bash command")
+        return "\n".join(call.command or "" for call in calls)
     return parse_action(text, regexes)
 
 
@@ -242,6 +279,8 @@ def _restore_srft_block(traj: Trajectory, srft: dict[str, Any], rd: FieldReader)
     traj.outcome.grading_log = outcome.get("grading_log") or ""
     traj.observation_role = srft.get("observation_role") or traj.observation_role
     traj.extra = srft.get("extra") or {}
+    if isinstance(srft.get("tools"), list):
+        traj.tools = srft["tools"]
     steps = rd.get(srft, "steps", "srft_ray.steps", list, required=False, default=[])
     if steps and len(steps) != len(traj.steps):
         raise rd.error("srft_ray.steps", f"has {len(steps)} entries for {len(traj.steps)} steps")
@@ -259,31 +298,12 @@ def _restore_srft_block(traj: Trajectory, srft: dict[str, Any], rd: FieldReader)
 
 def trajectory_to_minisweagent(traj: Trajectory) -> dict[str, Any]:
     """A mini-swe-agent-1.1 record (what `DefaultAgent.save` writes) for `traj`."""
-    use_tools = traj.observation_role == "tool"
-    saved_calls = traj.extra.get("tool_calls", {})
     messages: list[dict[str, Any]] = []
     if traj.system_prompt:
         messages.append({"role": "system", "content": traj.system_prompt})
     messages.append({"role": "user", "content": traj.task_prompt})
     for step in traj.steps:
-        action: dict[str, Any] = {"command": step.command} if step.command is not None else {}
-        assistant: dict[str, Any] = {"role": "assistant", "content": step.assistant}
-        if use_tools and action:
-            calls = saved_calls.get(str(step.index)) or [_tool_call(step)]
-            assistant["tool_calls"] = calls
-            action["tool_call_id"] = calls[0].get("id", f"call_{step.index}")
-        assistant["extra"] = {"actions": [action] if action else []}
-        messages.append(assistant)
-        if step.observation is not None:
-            observation: dict[str, Any] = {"role": "user", "content": step.observation}
-            obs_extra: dict[str, Any] = {"returncode": step.returncode}
-            if step.end_reason == "format_error":
-                obs_extra["interrupt_type"] = FORMAT_ERROR
-            elif use_tools and action:
-                observation["role"] = "tool"
-                observation["tool_call_id"] = action["tool_call_id"]
-            observation["extra"] = obs_extra
-            messages.append(observation)
+        messages.extend(_step_messages(step))
     outcome = traj.outcome
     if outcome.exit_status:
         exit_extra = {"exit_status": outcome.exit_status, "submission": outcome.patch}
@@ -300,6 +320,11 @@ def trajectory_to_minisweagent(traj: Trajectory) -> dict[str, Any]:
                 "model": {
                     "model_name": traj.provenance.policy_model,
                     "model_kwargs": traj.provenance.sampling_params,
+                    **(
+                        {"observation_template": traj.observation_template}
+                        if traj.observation_template
+                        else {}
+                    ),
                 },
                 "agent_type": traj.provenance.agent or "srft_ray",
             },
@@ -319,6 +344,7 @@ def trajectory_to_minisweagent(traj: Trajectory) -> dict[str, Any]:
                 "grading_log": outcome.grading_log,
             },
             "observation_role": traj.observation_role,
+            "tools": traj.tools,
             "extra": traj.extra,
             "steps": [
                 {
@@ -350,10 +376,37 @@ def export_minisweagent(trajs: list[Trajectory], out_dir: str | Path) -> list[Pa
     return written
 
 
-def _tool_call(step: Step) -> dict[str, Any]:
-    arguments = json.dumps({"command": step.command})
-    function = {"name": "bash", "arguments": arguments}
-    return {"id": f"call_{step.index}", "type": "function", "function": function}
+def _step_messages(step: Step) -> list[dict[str, Any]]:
+    """The assistant message of `step` and its observation(s), as DefaultAgent saves them."""
+    assistant: dict[str, Any] = {"role": "assistant", "content": step.assistant}
+    if step.tool_calls:
+        assistant["tool_calls"] = [_openai_call(call) for call in step.tool_calls]
+        actions = [{"command": c.command, "tool_call_id": c.id} for c in step.tool_calls]
+    else:
+        actions = [{"command": step.command}] if step.command is not None else []
+    assistant["extra"] = {"actions": actions}
+    out = [assistant]
+    answered = [call for call in step.tool_calls if call.output is not None]
+    for call in answered:
+        extra: dict[str, Any] = {"returncode": call.returncode}
+        if call.raw_output is not None:
+            extra["raw_output"] = call.raw_output
+        out.append(
+            {"role": "tool", "content": call.output, "tool_call_id": call.id, "extra": extra}
+        )
+    if step.observation is not None and not answered:
+        obs_extra: dict[str, Any] = {"returncode": step.returncode}
+        if step.output is not None:
+            obs_extra["raw_output"] = step.output
+        if step.end_reason == "format_error":
+            obs_extra["interrupt_type"] = FORMAT_ERROR
+        out.append({"role": "user", "content": step.observation, "extra": obs_extra})
+    return out
+
+
+def _openai_call(call: ToolCall) -> dict[str, Any]:
+    function = {"name": call.name, "arguments": call.arguments}
+    return {"id": call.id, "type": "function", "function": function}
 
 
 def _mini_version() -> str:

@@ -10,6 +10,9 @@ replay_config, environment}``:
 - `info`: {exit_status, submission, model_stats {instance_cost, tokens_sent, tokens_received,
   api_calls}, swe_agent_version, ...}; `replay_config`: the run config as a JSON string.
 We prefer `history` (exactly what the model saw, as text) and fall back to `trajectory`.
+Function-calling runs: assistant items carry OpenAI `tool_calls` (kept as ToolCalls; the step's
+command is SWE-agent's parsed `action`) and `tool` messages name their calls in
+`tool_call_ids`; the tool schemas come from replay_config's agent.tools when recorded.
 Demonstration messages (`is_demo`) are left out of the steps; their number is kept in `extra`.
 """
 
@@ -21,6 +24,7 @@ from typing import Any
 
 from srft_ray.data.model import Outcome, Provenance, Step, Trajectory
 from srft_ray.formats.fields import FieldReader, instance_id_from_filename, read_json
+from srft_ray.formats.tool_calls import read_tool_calls, tool_schemas
 
 FORMAT_NAME = "swe-agent"
 
@@ -85,8 +89,15 @@ def sweagent_to_trajectory(data: Any, *, source: str, content_hash: str = "") ->
             source_file=source,
         ),
         observation_role=obs_role,
+        tools=tool_schemas(steps, _recorded_tools(replay)),
         extra=extra,
     )
+
+
+def _recorded_tools(replay: dict[str, Any]) -> list[Any]:
+    tools = replay.get("agent", {}).get("tools", {}) if isinstance(replay, dict) else {}
+    schemas = tools.get("tools") if isinstance(tools, dict) else None
+    return schemas if isinstance(schemas, list) else []
 
 
 def _from_history(
@@ -95,7 +106,6 @@ def _from_history(
     system_prompt, task_parts = "", []
     steps: list[Step] = []
     observations: dict[int, list[str]] = {}
-    tool_calls: dict[str, Any] = {}
     obs_role, num_demo = "", 0
     for i, item in enumerate(history):
         where = f"history[{i}]"
@@ -112,8 +122,7 @@ def _from_history(
         elif role == "assistant":
             action = rd.get(item, "action", f"{where}.action", str, required=False)
             step = Step(index=len(steps), assistant=text, command=action)
-            if item.get("tool_calls"):
-                tool_calls[str(step.index)] = item["tool_calls"]
+            step.tool_calls = read_tool_calls(item.get("tool_calls"), rd, f"{where}.tool_calls")
             steps.append(step)
         elif role in ("user", "tool"):
             if not steps:
@@ -121,6 +130,8 @@ def _from_history(
             else:
                 observations.setdefault(steps[-1].index, []).append(text)
                 obs_role = obs_role or role
+                if role == "tool":
+                    _answer_calls(steps[-1], item, text, rd, where)
         else:
             raise rd.error(f"{where}.role", f"is {role!r}, expected system/user/assistant/tool")
     if not task_parts:
@@ -130,9 +141,24 @@ def _from_history(
             step.observation = "\n\n".join(observations[step.index])
     if num_demo:
         extra["num_demo_messages"] = num_demo
-    if tool_calls:
-        extra["tool_calls"] = tool_calls
     return system_prompt, "\n\n".join(task_parts), steps, obs_role or "user"
+
+
+def _answer_calls(step: Step, item: dict[str, Any], text: str, rd: FieldReader, where: str):
+    """A tool message answers the calls in its `tool_call_ids` (else the first open call)."""
+    ids = item.get("tool_call_ids")
+    if ids is None and isinstance(item.get("tool_call_id"), str):
+        ids = [item["tool_call_id"]]
+    if ids is None:
+        open_calls = [call for call in step.tool_calls if call.output is None]
+        ids = [open_calls[0].id] if open_calls else []
+    if not isinstance(ids, list):
+        raise rd.error(f"{where}.tool_call_ids", f"is {type(ids).__name__}, expected a list")
+    for call_id in ids:
+        matches = [call for call in step.tool_calls if call.id == call_id]
+        if not matches:
+            raise rd.error(f"{where}.tool_call_ids", f"names {call_id!r}, not a call of the step")
+        matches[0].output = text
 
 
 def _from_trajectory(records: list[Any], rd: FieldReader) -> tuple[str, str, list[Step]]:

@@ -127,7 +127,11 @@ def test_live_toolcall_run_imports_and_round_trips(mini_run, tmp_path):
         "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git diff",
     ]
     assert "Grüß dich" in traj.steps[1].observation
-    assert traj.extra["tool_calls"]["0"][0]["id"] == "call_0"
+    call = traj.steps[0].tool_calls[0]
+    assert (call.id, call.name, call.command) == ("call_0", "bash", "cat greet.py")
+    assert call.output == traj.steps[0].observation and call.returncode == 0
+    assert traj.tools[0]["function"]["name"] == "bash"
+    assert "<returncode>" in traj.observation_template
     [out] = export_minisweagent([traj], tmp_path / "export")
     exported = json.loads(out.read_text())
     assert [m["role"] for m in exported["messages"]] == [
