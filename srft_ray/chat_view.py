@@ -143,11 +143,11 @@ def policy_chat(
         if step.end_reason == "format_error":
             text = step.observation  # the agent's format-error message, not a command output
         elif step.tool_calls:
+            # One text action runs the calls' commands in sequence: one output, the last code.
             raws = [call.raw_output for call in step.tool_calls]
-            raw = "\n\n".join(r for r in raws if r is not None) if None not in raws else None
-            text = _observation(
-                view, step.observation, raw, step.returncode, reformat, policy_template
-            )
+            raw = "".join(r for r in raws if r is not None) if None not in raws else None
+            code = step.tool_calls[-1].returncode
+            text = _observation(view, step.observation, raw, code, reformat, policy_template)
         else:
             text = _observation(
                 view, step.observation, step.output, step.returncode, reformat, policy_template
