@@ -1,17 +1,28 @@
 """Arrow schema for trajectories and a Parquet store that appends incrementally.
 
 A store is a directory of Parquet part files. Each `append` writes one new part atomically
-(temporary name, fsync, rename), so a crash loses at most the batch in flight and never leaves a
-half-written file that readers would trip on. The store refuses to write a trajectory id twice:
-retries after a crash or a dead worker cannot duplicate data.
+(temporary name, fsync, hard link to its final name, fsync of the folder), so a crash loses at
+most the batch in flight and never leaves a half-written file that readers would trip on. Part
+names carry the writer (host, pid, random), so several writers on one folder never pick the same
+name, and the link refuses to replace a part that exists. The store refuses to write a
+trajectory id twice, whoever wrote it first: an append re-reads the ids of parts other writers
+added, under a lock on the folder, before it decides; so retries after a crash or a dead worker,
+or a second process on the same store, cannot duplicate data.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import re
+import secrets
+import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -201,18 +212,21 @@ class TrajectoryStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._ids: set[str] | None = None
+        self._ids: set[str] = set()
+        self._scanned: set[str] = set()
+        """Names of the parts whose ids are in `_ids` (parts are immutable once named)."""
+        self._lock = threading.Lock()
 
     def parts(self) -> list[Path]:
         return sorted(self.path.glob("part-*.parquet"))
 
     def ids(self) -> set[str]:
-        """Trajectory ids already stored (read once, then kept up to date by `append`)."""
-        if self._ids is None:
-            self._ids = set()
-            for part in self.parts():
+        """Trajectory ids stored so far by any writer (parts new since the last call are read)."""
+        for part in self.parts():
+            if part.name not in self._scanned:
                 column = _read_part(part, columns=["trajectory_id"]).column(0)
                 self._ids.update(column.to_pylist())
+                self._scanned.add(part.name)
         return self._ids
 
     def __len__(self) -> int:
@@ -220,27 +234,26 @@ class TrajectoryStore:
 
     def append(self, trajs: Iterable[Trajectory]) -> int:
         """Write the trajectories not yet stored as one new part; returns how many were written."""
-        ids = self.ids()
-        fresh: list[Trajectory] = []
-        for traj in trajs:
-            if traj.trajectory_id in ids or any(
-                t.trajectory_id == traj.trajectory_id for t in fresh
-            ):
-                continue
-            fresh.append(traj)
-        if not fresh:
-            return 0
-        table = trajectories_to_table(fresh)
-        parts = self.parts()
-        next_index = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
-        final = self.path / f"part-{next_index:06d}.parquet"
-        tmp = self.path / f".tmp-{final.name}.{os.getpid()}"
-        pq.write_table(table, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        ids.update(t.trajectory_id for t in fresh)
-        return len(fresh)
+        trajs = list(trajs)
+        with self._lock, _folder_lock(self.path):
+            ids = self.ids()  # under the lock: what other writers stored counts
+            fresh: dict[str, Trajectory] = {}
+            for traj in trajs:
+                if traj.trajectory_id not in ids:
+                    fresh.setdefault(traj.trajectory_id, traj)
+            if not fresh:
+                return 0
+            table = trajectories_to_table(fresh.values())
+            next_index = max((_part_index(p) for p in self.parts()), default=-1) + 1
+            final = self.path / f"part-{next_index:06d}-{_writer_id()}.parquet"
+            tmp = self.path / f".tmp-{final.name}"
+            pq.write_table(table, tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            _publish(tmp, final)
+            ids.update(fresh)
+            self._scanned.add(final.name)
+            return len(fresh)
 
     def __iter__(self) -> Iterator[Trajectory]:
         for part in self.parts():
@@ -273,6 +286,59 @@ class TrajectoryStore:
                 raise TimeoutError(f"{self.path}: not complete after {timeout_s}s")
             if not new:
                 time.sleep(poll_s)
+
+
+def _part_index(part: Path) -> int:
+    """The sequence number of `part-000012[-writer].parquet` (sorting by name keeps it)."""
+    try:
+        return int(part.stem.split("-")[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _writer_id() -> str:
+    """host-pid-random: unique per part, so two writers cannot clash on a number."""
+    host = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:24] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Give the written file its final name without ever replacing a part, then make it durable."""
+    try:
+        try:
+            os.link(tmp, final)  # exclusive: fails if `final` exists
+        except OSError as exc:
+            no_links = exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
+            if not no_links and not isinstance(exc, FileExistsError):
+                raise
+            if isinstance(exc, FileExistsError) or final.exists():  # no links: check, rename
+                raise DataError(
+                    f"{final}: a part of that name exists; not overwriting it"
+                ) from None
+            os.rename(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(final.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder so a rename or link in it survives a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _folder_lock(path: Path):
+    """An exclusive lock on the store across processes (flock on `.lock`; none where unsupported)."""
+    with open(path / ".lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except OSError:
+            pass  # a file system without flock: the unique part names still never clash
+        yield
 
 
 def _read_part(part: Path, columns: list[str] | None = None) -> pa.Table:
