@@ -48,13 +48,27 @@ def dataset_hash(store_dir: str | Path) -> str:
     return files_hash(store_dir, sorted(store_dir.glob("part-*.parquet")))
 
 
+# Besides the weights, what makes a model folder the policy it is: the tokenizer (ids) and the
+# chat template (how turns render); the same weights under another template are another policy.
+MODEL_FILE_PATTERNS = (
+    "tokenizer*",  # tokenizer.json, tokenizer_config.json (often holds the template), .model
+    "chat_template*",  # chat_template.jinja / .json
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.*",
+    "merges.txt",
+)
+
+
 def checkpoint_hash(model_dir: str | Path) -> str:
-    """Content hash of a Hugging Face model folder: its safetensors files (the weights)."""
+    """Content hash of a Hugging Face model folder: the safetensors weights, the tokenizer files
+    and the chat template (not logs, READMEs or training state that sit next to them)."""
     model_dir = Path(model_dir)
-    files = sorted(model_dir.rglob("*.safetensors"))
-    if not files:
+    weights = sorted(model_dir.rglob("*.safetensors"))
+    if not weights:
         raise DataError(f"{model_dir}: no *.safetensors files to hash")
-    return files_hash(model_dir, files)
+    others = {p for pattern in MODEL_FILE_PATTERNS for p in model_dir.glob(pattern) if p.is_file()}
+    return files_hash(model_dir, weights + sorted(others))
 
 
 def content_hash(path: str | Path) -> str:

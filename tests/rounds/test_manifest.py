@@ -218,7 +218,7 @@ def test_hashes_are_stable_and_content_based(tmp_path):
     write_safetensors(tmp_path / "m1", seed=0)
     write_safetensors(tmp_path / "m2", seed=0)
     write_safetensors(tmp_path / "m3", seed=1)
-    (tmp_path / "m2" / "config.json").write_text("{}")  # only the weights count
+    (tmp_path / "m2" / "config.json").write_text("{}")  # not the architecture notes
     assert checkpoint_hash(tmp_path / "m1") == checkpoint_hash(tmp_path / "m2")
     assert checkpoint_hash(tmp_path / "m1") != checkpoint_hash(tmp_path / "m3")
     with pytest.raises(DataError, match="no \\*.safetensors"):
@@ -236,6 +236,32 @@ def test_hashes_are_stable_and_content_based(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == h  # same in another process with another hash seed
+
+
+def test_checkpoint_hash_covers_tokenizer_and_chat_template(tmp_path):
+    # Same weights, another tokenizer or chat template: another policy, so stages must rerun.
+    model = tmp_path / "m"
+    write_safetensors(model, seed=0)
+    files = {
+        "tokenizer.json": '{"model": {"vocab": {"a": 0}}}',
+        "tokenizer_config.json": '{"chat_template": "{{ messages }}"}',
+        "chat_template.jinja": "{% for m in messages %}{{ m.content }}{% endfor %}",
+        "special_tokens_map.json": '{"eos_token": "<|im_end|>"}',
+    }
+    for name, text in files.items():
+        (model / name).write_text(text)
+    before = checkpoint_hash(model)
+    for name, text in files.items():
+        (model / name).write_text(text + " ")
+        assert checkpoint_hash(model) != before, f"{name} is not covered"
+        (model / name).write_text(text)
+    assert checkpoint_hash(model) == before
+    (model / "README.md").write_text("notes")  # not part of the policy
+    (model / "trainer_state.json").write_text("{}")
+    assert checkpoint_hash(model) == before
+    (model / "model.safetensors").unlink()
+    with pytest.raises(DataError, match="no \\*.safetensors"):
+        checkpoint_hash(model)  # a tokenizer alone is not a checkpoint
 
 
 def test_run_manifest_records_config_changes_and_finds_rounds(tmp_path):
