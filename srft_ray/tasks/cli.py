@@ -1,4 +1,4 @@
-"""`srft tasks list [PATH]` and `srft tasks validate [PATH]`.
+"""`srft tasks list [PATH]`, `srft tasks validate [PATH]` and `srft tasks generate --out PACK`.
 
 PATH is a task source: "embedded" (the bundled pack, the default), a pack folder
 (tasks.jsonl + repos/), or a .jsonl / .json / .parquet file of SWE-bench rows.
@@ -6,6 +6,7 @@ PATH is a task source: "embedded" (the bundled pack, the default), a pack folder
     srft tasks list
     srft tasks validate                      # every embedded task, in bwrap sandboxes
     srft tasks validate ./my_pack --workers 4
+    srft tasks generate --out ./gen_pack --num-tasks 300 --seed 0   # see srft_ray.tasks.generate
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from srft_ray.tasks.validate import format_table, print_progress, validate_tasks
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="srft tasks", description="list or validate tasks")
+    parser = argparse.ArgumentParser(
+        prog="srft tasks", description="list, validate or generate tasks"
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     listing = sub.add_parser("list", help="print the tasks of a source")
     check = sub.add_parser("validate", help="check every task in a sandbox (base vs gold)")
@@ -35,11 +38,36 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--image", default="", help="docker: image for tasks without their own")
     check.add_argument("--workers", type=int, default=2, help="tasks validated at once")
     check.add_argument("--timeout", type=float, default=300.0, help="seconds per evaluation")
+    make = sub.add_parser("generate", help="write a pack of generated one-bug tasks")
+    make.add_argument("--out", required=True, help="pack folder to create (must be empty)")
+    make.add_argument("--num-tasks", type=int, default=300, help="tasks to generate")
+    make.add_argument("--seed", type=int, default=0, help="same seed, same pack (byte for byte)")
+    make.add_argument("--num-repos", type=int, default=0, help="repositories (0: one per 6 tasks)")
     return parser
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from srft_ray.tasks.generate import generate_pack
+
+    try:
+        summary = generate_pack(
+            args.out, num_tasks=args.num_tasks, seed=args.seed, num_repos=args.num_repos
+        )
+    except (FileExistsError, ValueError) as exc:
+        print(f"srft tasks: {exc}", file=sys.stderr)
+        return 2
+    kinds = ", ".join(f"{kind}={n}" for kind, n in summary.kinds.items())
+    print(
+        f"wrote {summary.num_tasks} tasks over {summary.num_repos} repositories to "
+        f"{summary.out_dir} in {summary.seconds:.1f}s ({kinds})"
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.action == "generate":
+        return _generate(args)
     try:
         source = load_task_source(args.path, repos_dir=args.repos_dir)
         tasks = source.tasks()
