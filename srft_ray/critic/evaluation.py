@@ -4,8 +4,9 @@ References are the ScriptedTeacher's ground truth (StepLabel source "scripted") 
 carried by the trajectories, or a hand-labelled JSONL of {"trajectory_id", "step", "label"}
 (`step` is Step.index). The positive class is "bad": precision = of the steps flagged bad, how
 many are bad; recall = of the bad steps, how many were flagged. Predictions come from labelled
-stores: the raw critic label of each prompt version (source "critic"), and the four label modes
-recomputed from it and the (deterministic) rules, so one labelled store answers every mode. A
+stores: the raw critic label of each critic model and prompt version (source "critic"; two
+critics in one store are scored apart, never mixed), and the four label modes recomputed from it
+and the (deterministic) rules, so one labelled store answers every mode. A
 predicted `unknown` counts as not flagged (like `--unknown-as good`) and is reported separately.
 Undefined ratios (no flagged steps, no bad steps) are reported as 0.0.
 
@@ -33,6 +34,8 @@ REFERENCE_SOURCES = ("human", "scripted")
 @dataclass(kw_only=True)
 class Metrics:
     source: str
+    critic_model: str
+    """StepLabel.model of the critic scored ("-" for the rules alone)."""
     prompt_version: str
     mode: str
     num_steps: int = 0
@@ -107,10 +110,10 @@ def reference_from_trajectories(trajs: Iterable[Trajectory]) -> dict[tuple[str, 
     return out
 
 
-def _raw_critic(labels: list[StepLabel]) -> dict[str, StepLabel]:
-    """prompt version -> the last raw critic label of that version on one step."""
+def _raw_critic(labels: list[StepLabel]) -> dict[tuple[str, str], StepLabel]:
+    """(critic model, prompt version) -> the last raw critic label of that pair on one step."""
     return {
-        lab.prompt_version: lab
+        (lab.model, lab.prompt_version): lab
         for lab in labels
         if lab.source == "critic" and not lab.model.startswith(COMBINED_PREFIX)
     }
@@ -123,13 +126,15 @@ def evaluate(
     source: str = "",
     unknown_as: str = "good",
 ) -> list[Metrics]:
-    """Metrics per (prompt version, mode) over the steps that have a reference label."""
-    table: dict[tuple[str, str], Metrics] = {}
+    """Metrics per (critic model, prompt version, mode) over the steps with a reference label."""
+    table: dict[tuple[str, str, str], Metrics] = {}
 
-    def row(version: str, mode: str) -> Metrics:
-        key = (version, mode)
+    def row(model: str, version: str, mode: str) -> Metrics:
+        key = (model, version, mode)
         if key not in table:
-            table[key] = Metrics(source=source, prompt_version=version, mode=mode)
+            table[key] = Metrics(
+                source=source, critic_model=model, prompt_version=version, mode=mode
+            )
         return table[key]
 
     for traj in trajs:
@@ -138,22 +143,25 @@ def evaluate(
             truth = reference.get((traj.trajectory_id, step.index))
             if truth is None:
                 continue
-            row("-", "rules").count(combine("rules", None, fired), truth, unknown_as)
-            for version, critic in _raw_critic(step.labels).items():
+            row("-", "-", "rules").count(combine("rules", None, fired), truth, unknown_as)
+            for (model, version), critic in _raw_critic(step.labels).items():
                 for mode in ("critic", "critic_and_rules", "critic_or_rules"):
-                    row(version, mode).count(combine(mode, critic, fired), truth, unknown_as)
-    return sorted(table.values(), key=lambda m: (m.prompt_version, MODES.index(m.mode)))
+                    row(model, version, mode).count(combine(mode, critic, fired), truth, unknown_as)
+    return sorted(
+        table.values(), key=lambda m: (m.critic_model, m.prompt_version, MODES.index(m.mode))
+    )
 
 
 def format_table(rows: list[Metrics]) -> str:
-    head = f"{'source':<24} {'prompt':<16} {'mode':<17} {'steps':>5} {'unk':>4} "
+    head = f"{'source':<24} {'critic':<20} {'prompt':<16} {'mode':<17} {'steps':>5} {'unk':>4} "
     head += (
         f"{'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4} {'prec':>6} {'recall':>6} {'F1':>6} {'acc':>6}"
     )
     lines = [head, "-" * len(head)]
     for m in rows:
         lines.append(
-            f"{m.source[-24:]:<24} {m.prompt_version:<16} {m.mode:<17} {m.num_steps:>5} "
+            f"{m.source[-24:]:<24} {m.critic_model[-20:]:<20} {m.prompt_version:<16} "
+            f"{m.mode:<17} {m.num_steps:>5} "
             f"{m.num_unknown:>4} {m.tp:>4} {m.fp:>4} {m.fn:>4} {m.tn:>4} {m.precision:>6.3f} "
             f"{m.recall:>6.3f} {m.f1:>6.3f} {m.accuracy:>6.3f}"
         )

@@ -20,11 +20,12 @@ def _labelled():
             StepLabel(
                 label=per_step.get(step.index, "good"),
                 source="critic",
+                model="tiny",
                 prompt_version="per_step/v1",
             )
         )
         step.labels.append(
-            StepLabel(label="good", source="critic", prompt_version="single_pass/v1")
+            StepLabel(label="good", source="critic", model="tiny", prompt_version="single_pass/v1")
         )
     return traj
 
@@ -46,6 +47,7 @@ def test_metrics_match_hand_computed_numbers():
     }
     for key, (tp, fp, fn, tn, unk, p, r, f1, acc) in EXPECTED.items():
         m = rows[key]
+        assert m.critic_model == ("-" if key[1] == "rules" else "tiny"), key
         assert (m.tp, m.fp, m.fn, m.tn, m.num_unknown, m.num_steps) == (tp, fp, fn, tn, unk, 9), key
         assert (m.precision, m.recall, m.f1, m.accuracy) == pytest.approx((p, r, f1, acc)), key
     assert len(rows) == 7  # rules + 3 modes for each of the 2 prompt versions
@@ -73,3 +75,25 @@ def test_cli_with_store_and_hand_labelled_jsonl(tmp_path, capsys):
     hand.write_text('{"trajectory_id": "e", "step": "4", "label": "bad"}\n')
     with pytest.raises(DataError, match=r"hand.jsonl:1: field 'step'"):
         main(["--store", str(store.path), "--labels", str(hand)])
+
+
+def test_two_critics_in_one_store_are_scored_apart(tmp_path, capsys):
+    # A second critic re-labelled the same store with the same prompt version: "always bad".
+    traj = _labelled()
+    for step in traj.steps:
+        step.labels.append(
+            StepLabel(label="bad", source="critic", model="big", prompt_version="per_step/v1")
+        )
+    store = TrajectoryStore(tmp_path / "labelled")
+    store.append([traj])
+    out = tmp_path / "eval.json"
+    assert main(["--store", str(store.path), "--out", str(out)]) == 0
+    assert "big" in capsys.readouterr().out
+    rows = {
+        (r["critic_model"], r["prompt_version"], r["mode"]): r for r in json.loads(out.read_text())
+    }
+    tiny, big = rows[("tiny", "per_step/v1", "critic")], rows[("big", "per_step/v1", "critic")]
+    expected = EXPECTED[("per_step/v1", "critic")][:5]
+    assert (tiny["tp"], tiny["fp"], tiny["fn"], tiny["tn"], tiny["num_unknown"]) == expected
+    assert (big["tp"], big["fp"], big["fn"], big["tn"], big["num_steps"]) == (2, 7, 0, 0, 9)
+    assert len(rows) == 10  # rules + 3 modes for tiny x 2 versions and for big x 1
