@@ -235,6 +235,8 @@ class TrajectoryStore:
     def append(self, trajs: Iterable[Trajectory]) -> int:
         """Write the trajectories not yet stored as one new part; returns how many were written."""
         trajs = list(trajs)
+        if not trajs:
+            return 0
         with self._lock, _folder_lock(self.path):
             ids = self.ids()  # under the lock: what other writers stored counts
             fresh: dict[str, Trajectory] = {}
