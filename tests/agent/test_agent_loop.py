@@ -109,6 +109,9 @@ def test_format_errors_get_the_observation_and_count(scripted_runner, calc_task)
     assert "found 0 actions" in traj.steps[0].observation
     assert "found 2 actions" in traj.steps[1].observation
     assert "?? notes.txt" in traj.steps[2].observation and traj.steps[2].returncode == 0
+    # The raw output and the observation template are recorded: training can re-check them.
+    assert traj.steps[2].output.strip() == "?? notes.txt" and traj.steps[0].output is None
+    assert "<returncode>" in traj.observation_template
     # New files the agent created are part of the submission.
     assert "+++ b/notes.txt" in traj.outcome.patch and "+hello" in traj.outcome.patch
     # Every step keeps the sampled ids and logprobs the policy returned.

@@ -166,3 +166,30 @@ def test_task_rows_parse_and_bad_rows_name_the_field():
         Task.from_row({**row, "base_commit": ""})
     with pytest.raises(DataError, match="label"):
         StepLabel(label="meh", source="critic")
+
+
+def test_parts_written_before_tool_calls_still_read(tmp_path):
+    """Schema 1 parts (no tool calls, tools or observation template) read with those empty."""
+    import pyarrow as pa
+
+    from srft_ray.data.store import STEP_TYPE, trajectory_to_record
+
+    step_v1 = pa.struct([f for f in STEP_TYPE if f.name not in ("tool_calls", "output")])
+    fields = [
+        pa.field("steps", pa.list_(step_v1)) if f.name == "steps" else f
+        for f in TRAJECTORY_SCHEMA
+        if f.name not in ("tools", "observation_template")
+    ]
+    v1 = pa.schema(fields, metadata={"srft_ray.schema_version": "1"})
+    record = trajectory_to_record(make_traj(0))
+    record["extra"] = (
+        '{"tool_calls": {"0": [{"id": "c1", "function": {"name": "bash", "arguments": "{\\"command\\": \\"ls\\"}"}}]}}'
+    )
+    store = TrajectoryStore(tmp_path)
+    pq.write_table(pa.Table.from_pylist([record], schema=v1), tmp_path / "part-000000.parquet")
+    (old,) = store.read_all()
+    assert old.steps[0].labels == make_traj(0).steps[0].labels
+    assert old.observation_template == "" and old.tools == []
+    assert old.steps[0].tool_calls[0].command == "ls"  # kept in extra by the old importer
+    store.append([make_traj(1)])
+    assert {t.trajectory_id for t in store} == {"0/task-0/0", "0/task-1/0"}

@@ -12,7 +12,11 @@ from srft_ray.data.model import DataError
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.formats import detect_format, import_file, import_files
 
-GOOD = ["durations__durations-7.traj", "mini_swe_agent_textbased.traj.json"]
+GOOD = [
+    "durations__durations-7.traj",
+    "mini_swe_agent_textbased.traj.json",
+    "mswea2_toolcalls.traj.json",
+]
 BAD = {
     "bad_mini_content.traj.json": "field 'messages[2].content' is int",
     "bad_missing_role.traj": "field 'history[3].role' missing",
@@ -22,7 +26,7 @@ BAD = {
 
 def test_batch_keeps_going_past_bad_files(data_dir):
     report = import_files([data_dir])
-    assert report.num_files == 5
+    assert report.num_files == 6
     assert sorted(t.provenance.source_file.split("/")[-1] for t in report.trajectories) == GOOD
     assert {p.split("/")[-1] for p in report.bad_files} == set(BAD)
     for path, message in report.errors:
@@ -45,15 +49,15 @@ def test_cli_import_reports_bad_files_and_exports(data_dir, tmp_path, capsys):
     store_dir = tmp_path / "store"
     assert srft(["import", "--format", "auto", str(data_dir), "--out", str(store_dir)]) == 1
     out, err = capsys.readouterr()
-    assert "imported 2 of 5 files" in out and "2 new" in out and "3 failed" in out
+    assert "imported 3 of 6 files" in out and "3 new" in out and "3 failed" in out
     for name, message in BAD.items():
         assert name in err and message in err
-    assert len(TrajectoryStore(store_dir)) == 2
+    assert len(TrajectoryStore(store_dir)) == 3
 
     # Importing the good files again adds nothing and succeeds.
     good = [str(data_dir / name) for name in GOOD]
     assert srft(["import", *good, "--out", str(store_dir)]) == 0
-    assert "0 new, 2 already stored" in capsys.readouterr().out
+    assert "0 new, 3 already stored" in capsys.readouterr().out
 
     preds = tmp_path / "preds.json"
     assert (
@@ -63,7 +67,7 @@ def test_cli_import_reports_bad_files_and_exports(data_dir, tmp_path, capsys):
         == 0
     )
     rows = json.loads(preds.read_text())
-    assert set(rows) == {"durations__durations-7", "demo__greet-1"}
+    assert set(rows) == {"durations__durations-7", "demo__greet-1", "demo__greet-2"}
     assert rows["demo__greet-1"]["model_patch"].startswith("diff --git a/greet.py")
     assert rows["durations__durations-7"]["model_name_or_path"] == "m"
 
@@ -71,7 +75,7 @@ def test_cli_import_reports_bad_files_and_exports(data_dir, tmp_path, capsys):
     assert (
         srft(["export", "mini-swe-agent", "--store", str(store_dir), "--out", str(mini_dir)]) == 0
     )
-    assert "wrote 2 mini-swe-agent trajectories" in capsys.readouterr().out
+    assert "wrote 3 mini-swe-agent trajectories" in capsys.readouterr().out
     second = tmp_path / "store2"
     assert srft(["import", "--format", "mini-swe-agent", str(mini_dir), "--out", str(second)]) == 0
     before = {t.trajectory_id: t for t in TrajectoryStore(store_dir)}
