@@ -53,17 +53,6 @@ class Shape:
     """Literal values the code template names `{c_*}`."""
 
 
-@dataclass(frozen=True)
-class Domain:
-    name: str
-    packages: tuple[str, ...]
-    modules: tuple[str, ...]
-    nouns: tuple[tuple[str, str], ...]
-    """(plural, singular) names of the sequences functions work on."""
-    words: tuple[str, ...]
-    """Lower-case words for string arguments."""
-
-
 def _ints(rng: random.Random, low: int = 3, high: int = 5, top: int = 20) -> list[int]:
     return [rng.randint(1, top) for _ in range(rng.randint(low, high))]
 
@@ -185,28 +174,58 @@ def _ex_ids(rng, words):
     return [(first, first + rng.randint(2, 4)), (first, first), (first + 5, first)]
 
 
+def _ex_discount(rng, words):
+    return [(rng.randint(1, 30) * 10, rng.randint(1, 9) * 5) for _ in range(3)] + [(100, 10)]
+
+
+def _fee_constants(rng: random.Random) -> dict[str, int]:
+    fee, bad = rng.choice(((2, 0), (3, 1), (5, 0), (10, 1)))
+    return {"c_fee": fee, "c_fee_bad": bad}
+
+
+def _shape(name, fn_names, examples, code, *bugs, constants=None) -> Shape:
+    """A Shape from compact text: bugs as "kind: old -> new", function names space-separated."""
+    parsed = []
+    for text in bugs:
+        kind, change = text.split(": ", 1)
+        old, new = change.split(" -> ")
+        if kind not in KINDS or code.count(old) != 1:
+            raise ValueError(f"shape {name}: bad bug {text!r} (unknown kind or not unique)")
+        parsed.append(Bug(kind, old, new))
+    return Shape(
+        name,
+        code.lstrip("\n"),
+        tuple(fn_names.split()),
+        tuple(parsed),
+        examples,
+        constants or (lambda rng: {}),
+    )
+
+
 SHAPES: tuple[Shape, ...] = (
-    Shape(
-        name="scaled_total",
-        code='''def {fn}({seq}, {num}):
+    _shape(
+        "scaled_total",
+        "scaled_{plural}_total total_scaled_{plural} sum_{plural}_times",
+        _ex_scaled,
+        '''
+def {fn}({seq}, {num}):
     """Return the sum of the {seq}, each multiplied by {num}."""
     {acc} = 0
     for {elem} in {seq}:
         {acc} = {acc} + {elem} * {num}
     return {acc}
 ''',
-        fn_names=("scaled_{plural}_total", "total_scaled_{plural}", "sum_{plural}_times"),
-        bugs=(
-            Bug("wrong_operator", "{acc} + {elem}", "{acc} - {elem}"),
-            Bug("wrong_operator", "{elem} * {num}", "{elem} + {num}"),
-            Bug("wrong_constant", "{acc} = 0", "{acc} = 1"),
-            Bug("wrong_variable", "return {acc}", "return {num}"),
-        ),
-        examples=_ex_scaled,
+        "wrong_operator: {acc} + {elem} -> {acc} - {elem}",
+        "wrong_operator: {elem} * {num} -> {elem} + {num}",
+        "wrong_constant: {acc} = 0 -> {acc} = 1",
+        "wrong_variable: return {acc} -> return {num}",
     ),
-    Shape(
-        name="count_over",
-        code='''def {fn}({seq}, {limit}):
+    _shape(
+        "count_over",
+        "count_{plural}_over num_{plural}_above {plural}_over_count",
+        _ex_count_over,
+        '''
+def {fn}({seq}, {limit}):
     """Count the {seq} strictly greater than {limit}."""
     {cnt} = 0
     for {elem} in {seq}:
@@ -214,34 +233,32 @@ SHAPES: tuple[Shape, ...] = (
             {cnt} = {cnt} + 1
     return {cnt}
 ''',
-        fn_names=("count_{plural}_over", "num_{plural}_above", "{plural}_over_count"),
-        bugs=(
-            Bug("wrong_comparison", "{elem} > {limit}", "{elem} >= {limit}"),
-            Bug("wrong_constant", "{cnt} + 1", "{cnt} + 2"),
-            Bug("wrong_variable", "return {cnt}", "return {limit}"),
-        ),
-        examples=_ex_count_over,
+        "wrong_comparison: {elem} > {limit} -> {elem} >= {limit}",
+        "wrong_constant: {cnt} + 1 -> {cnt} + 2",
+        "wrong_variable: return {cnt} -> return {limit}",
     ),
-    Shape(
-        name="index_of",
-        code='''def {fn}({seq}, {target}):
+    _shape(
+        "index_of",
+        "find_{singular} index_of_{singular} position_of_{singular}",
+        _ex_index,
+        '''
+def {fn}({seq}, {target}):
     """Return the position of the first {elem} equal to {target}, or -1."""
     for {idx}, {elem} in enumerate({seq}):
         if {elem} == {target}:
             return {idx}
     return -1
 ''',
-        fn_names=("find_{singular}", "index_of_{singular}", "position_of_{singular}"),
-        bugs=(
-            Bug("wrong_variable", "return {idx}", "return {elem}"),
-            Bug("wrong_constant", "return -1", "return 0"),
-            Bug("off_by_one", "return {idx}", "return {idx} + 1"),
-        ),
-        examples=_ex_index,
+        "wrong_variable: return {idx} -> return {elem}",
+        "wrong_constant: return -1 -> return 0",
+        "off_by_one: return {idx} -> return {idx} + 1",
     ),
-    Shape(
-        name="clamp",
-        code='''def {fn}({value}, {low}, {high}):
+    _shape(
+        "clamp",
+        "clamp_{singular} bound_{singular} limit_{singular}",
+        _ex_clamp,
+        '''
+def {fn}({value}, {low}, {high}):
     """Limit {value} to the range from {low} to {high}."""
     if {value} < {low}:
         return {low}
@@ -249,38 +266,34 @@ SHAPES: tuple[Shape, ...] = (
         return {high}
     return {value}
 ''',
-        fn_names=("clamp_{singular}", "bound_{singular}", "limit_{singular}"),
-        bugs=(
-            Bug("wrong_variable", "return {low}", "return {high}"),
-            Bug("wrong_comparison", "{value} > {high}", "{value} < {high}"),
-            Bug("wrong_variable", "return {value}", "return {low}"),
-        ),
-        examples=_ex_clamp,
+        "wrong_variable: return {low} -> return {high}",
+        "wrong_comparison: {value} > {high} -> {value} < {high}",
+        "wrong_variable: return {value} -> return {low}",
     ),
-    Shape(
-        name="order_cost",
-        code='''def {fn}({price}, {qty}, {fee}={c_fee}):
+    _shape(
+        "order_cost",
+        "cost_of_{plural} {singular}_charge price_{plural}",
+        _ex_cost,
+        '''
+def {fn}({price}, {qty}, {fee}={c_fee}):
     """Return {price} times {qty} plus {fee}; nothing is charged for no {qty}."""
     if {qty} <= 0:
         return 0
     {acc} = {price} * {qty}
     return {acc} + {fee}
 ''',
-        fn_names=("cost_of_{plural}", "{singular}_charge", "price_{plural}"),
-        bugs=(
-            Bug("wrong_constant", "{fee}={c_fee}", "{fee}={c_fee_bad}"),
-            Bug("wrong_operator", "{price} * {qty}", "{price} + {qty}"),
-            Bug("wrong_comparison", "{qty} <= 0", "{qty} < 0"),
-            Bug("wrong_operator", "{acc} + {fee}", "{acc} - {fee}"),
-        ),
-        examples=_ex_cost,
-        constants=lambda rng: dict(
-            zip(("c_fee", "c_fee_bad"), rng.choice(((2, 0), (3, 1), (5, 0), (10, 1))))
-        ),
+        "wrong_constant: {fee}={c_fee} -> {fee}={c_fee_bad}",
+        "wrong_operator: {price} * {qty} -> {price} + {qty}",
+        "wrong_comparison: {qty} <= 0 -> {qty} < 0",
+        "wrong_operator: {acc} + {fee} -> {acc} - {fee}",
+        constants=_fee_constants,
     ),
-    Shape(
-        name="running_totals",
-        code='''def {fn}({seq}):
+    _shape(
+        "running_totals",
+        "running_{plural} cumulative_{plural} {singular}_running_totals",
+        _ex_lists,
+        '''
+def {fn}({seq}):
     """Return the running totals of the {seq}."""
     {out} = []
     {acc} = 0
@@ -289,68 +302,64 @@ SHAPES: tuple[Shape, ...] = (
         {out}.append({acc})
     return {out}
 ''',
-        fn_names=("running_{plural}", "cumulative_{plural}", "{singular}_running_totals"),
-        bugs=(
-            Bug("wrong_variable", "append({acc})", "append({elem})"),
-            Bug("wrong_constant", "{acc} = 0", "{acc} = 1"),
-            Bug("wrong_operator", "{acc} + {elem}", "{acc} - {elem}"),
-        ),
-        examples=_ex_lists,
+        "wrong_variable: append({acc}) -> append({elem})",
+        "wrong_constant: {acc} = 0 -> {acc} = 1",
+        "wrong_operator: {acc} + {elem} -> {acc} - {elem}",
     ),
-    Shape(
-        name="sum_first",
-        code='''def {fn}({seq}, {n}):
+    _shape(
+        "sum_first",
+        "sum_first_{plural} head_{plural}_total first_{plural}_sum",
+        _ex_sum_first,
+        '''
+def {fn}({seq}, {n}):
     """Return the sum of the first {n} {seq}."""
     {acc} = 0
     for {idx} in range({n}):
         {acc} = {acc} + {seq}[{idx}]
     return {acc}
 ''',
-        fn_names=("sum_first_{plural}", "head_{plural}_total", "first_{plural}_sum"),
-        bugs=(
-            Bug("off_by_one", "range({n})", "range({n} - 1)"),
-            Bug("wrong_variable", "{acc} + {seq}[{idx}]", "{acc} + {idx}"),
-            Bug("wrong_constant", "{acc} = 0", "{acc} = 1"),
-        ),
-        examples=_ex_sum_first,
+        "off_by_one: range({n}) -> range({n} - 1)",
+        "wrong_variable: {acc} + {seq}[{idx}] -> {acc} + {idx}",
+        "wrong_constant: {acc} = 0 -> {acc} = 1",
     ),
-    Shape(
-        name="series",
-        code='''def {fn}({n}, {step}):
+    _shape(
+        "series",
+        "{singular}_ladder_total stepped_{plural} tiered_{singular}_sum",
+        _ex_series,
+        '''
+def {fn}({n}, {step}):
     """Return 1 * {step} + 2 * {step} + ... + {n} * {step}."""
     {acc} = 0
     for {idx} in range(1, {n} + 1):
         {acc} = {acc} + {idx} * {step}
     return {acc}
 ''',
-        fn_names=("{singular}_ladder_total", "stepped_{plural}", "tiered_{singular}_sum"),
-        bugs=(
-            Bug("off_by_one", "range(1, {n} + 1)", "range(1, {n})"),
-            Bug("wrong_operator", "{idx} * {step}", "{idx} + {step}"),
-            Bug("swapped_args", "range(1, {n} + 1)", "range({n} + 1, 1)"),
-        ),
-        examples=_ex_series,
+        "off_by_one: range(1, {n} + 1) -> range(1, {n})",
+        "wrong_operator: {idx} * {step} -> {idx} + {step}",
+        "swapped_args: range(1, {n} + 1) -> range({n} + 1, 1)",
     ),
-    Shape(
-        name="drop_lowest",
-        code='''def {fn}({seq}):
+    _shape(
+        "drop_lowest",
+        "drop_lowest_{singular} without_min_{singular} trim_low_{plural}",
+        _ex_unsorted,
+        '''
+def {fn}({seq}):
     """Return the {seq} sorted, without the lowest one."""
     if not {seq}:
         return []
     {ordered} = sorted({seq})
     return {ordered}[1:]
 ''',
-        fn_names=("drop_lowest_{singular}", "without_min_{singular}", "trim_low_{plural}"),
-        bugs=(
-            Bug("off_by_one", "[1:]", "[2:]"),
-            Bug("missing_negation", "if not {seq}:", "if {seq}:"),
-            Bug("wrong_variable", "return {ordered}[1:]", "return {seq}[1:]"),
-        ),
-        examples=_ex_unsorted,
+        "off_by_one: [1:] -> [2:]",
+        "missing_negation: if not {seq}: -> if {seq}:",
+        "wrong_variable: return {ordered}[1:] -> return {seq}[1:]",
     ),
-    Shape(
-        name="batches",
-        code='''def {fn}({total}, {size}):
+    _shape(
+        "batches",
+        "{singular}_batches batches_for_{plural} {singular}_loads_needed",
+        _ex_batches,
+        '''
+def {fn}({total}, {size}):
     """Return how many groups of {size} are needed to hold {total}."""
     if {size} <= 0:
         raise ValueError("{size} must be positive")
@@ -359,32 +368,30 @@ SHAPES: tuple[Shape, ...] = (
         {full} = {full} + 1
     return {full}
 ''',
-        fn_names=("{singular}_batches", "batches_for_{plural}", "{singular}_loads_needed"),
-        bugs=(
-            Bug("swapped_args", "divmod({total}, {size})", "divmod({size}, {total})"),
-            Bug("wrong_constant", "{full} + 1", "{full} + 2"),
-            Bug("wrong_variable", "return {full}", "return {rest}"),
-        ),
-        examples=_ex_batches,
+        "swapped_args: divmod({total}, {size}) -> divmod({size}, {total})",
+        "wrong_constant: {full} + 1 -> {full} + 2",
+        "wrong_variable: return {full} -> return {rest}",
     ),
-    Shape(
-        name="slug",
-        code='''def {fn}({name}, {sep}):
+    _shape(
+        "slug",
+        "{singular}_slug slug_for_{singular} key_for_{singular}",
+        _ex_slug,
+        '''
+def {fn}({name}, {sep}):
     """Return {name} lower-cased, with spaces replaced by {sep}."""
     {text} = {name}.strip().lower()
     {text} = {text}.replace(" ", {sep})
     return {text}
 ''',
-        fn_names=("{singular}_slug", "slug_for_{singular}", "key_for_{singular}"),
-        bugs=(
-            Bug("swapped_args", '.replace(" ", {sep})', '.replace({sep}, " ")'),
-            Bug("wrong_variable", "return {text}", "return {name}"),
-        ),
-        examples=_ex_slug,
+        'swapped_args: .replace(" ", {sep}) -> .replace({sep}, " ")',
+        "wrong_variable: return {text} -> return {name}",
     ),
-    Shape(
-        name="dedupe",
-        code='''def {fn}({seq}):
+    _shape(
+        "dedupe",
+        "unique_{plural} dedupe_{plural} distinct_{plural}",
+        _ex_dedupe,
+        '''
+def {fn}({seq}):
     """Return the {seq} without repeats, in first-seen order."""
     {seen} = set()
     {out} = []
@@ -394,16 +401,15 @@ SHAPES: tuple[Shape, ...] = (
             {out}.append({elem})
     return {out}
 ''',
-        fn_names=("unique_{plural}", "dedupe_{plural}", "distinct_{plural}"),
-        bugs=(
-            Bug("missing_negation", "{elem} not in {seen}", "{elem} in {seen}"),
-            Bug("wrong_variable", "return {out}", "return {seq}"),
-        ),
-        examples=_ex_dedupe,
+        "missing_negation: {elem} not in {seen} -> {elem} in {seen}",
+        "wrong_variable: return {out} -> return {seq}",
     ),
-    Shape(
-        name="is_allowed",
-        code='''def {fn}({code}, {allowed}):
+    _shape(
+        "is_allowed",
+        "is_valid_{singular} {singular}_allowed accepts_{singular}",
+        _ex_allowed,
+        '''
+def {fn}({code}, {allowed}):
     """Tell whether {code} is non-empty and one of the {allowed}."""
     if not {code}:
         return False
@@ -411,17 +417,16 @@ SHAPES: tuple[Shape, ...] = (
         return False
     return True
 ''',
-        fn_names=("is_valid_{singular}", "{singular}_allowed", "accepts_{singular}"),
-        bugs=(
-            Bug("missing_negation", "if not {code}:", "if {code}:"),
-            Bug("missing_negation", "{code} not in {allowed}", "{code} in {allowed}"),
-            Bug("wrong_constant", "return True", "return False"),
-        ),
-        examples=_ex_allowed,
+        "missing_negation: if not {code}: -> if {code}:",
+        "missing_negation: {code} not in {allowed} -> {code} in {allowed}",
+        "wrong_constant: return True -> return False",
     ),
-    Shape(
-        name="mean",
-        code='''def {fn}({seq}):
+    _shape(
+        "mean",
+        "average_{singular} mean_{singular} {singular}_average",
+        _ex_lists,
+        '''
+def {fn}({seq}):
     """Return the average of the {seq}, or 0 when there are none."""
     if not {seq}:
         return 0
@@ -430,17 +435,16 @@ SHAPES: tuple[Shape, ...] = (
         {acc} = {acc} + {elem}
     return {acc} / len({seq})
 ''',
-        fn_names=("average_{singular}", "mean_{singular}", "{singular}_average"),
-        bugs=(
-            Bug("missing_negation", "if not {seq}:", "if {seq}:"),
-            Bug("wrong_constant", "{acc} = 0", "{acc} = 1"),
-            Bug("wrong_operator", "{acc} + {elem}", "{acc} * {elem}"),
-        ),
-        examples=_ex_lists,
+        "missing_negation: if not {seq}: -> if {seq}:",
+        "wrong_constant: {acc} = 0 -> {acc} = 1",
+        "wrong_operator: {acc} + {elem} -> {acc} * {elem}",
     ),
-    Shape(
-        name="largest",
-        code='''def {fn}({seq}):
+    _shape(
+        "largest",
+        "largest_{singular} max_{singular} peak_{singular}",
+        _ex_unsorted,
+        '''
+def {fn}({seq}):
     """Return the largest of the {seq}, or None when there are none."""
     {best} = None
     for {elem} in {seq}:
@@ -448,34 +452,30 @@ SHAPES: tuple[Shape, ...] = (
             {best} = {elem}
     return {best}
 ''',
-        fn_names=("largest_{singular}", "max_{singular}", "peak_{singular}"),
-        bugs=(
-            Bug("wrong_comparison", "{elem} > {best}", "{elem} < {best}"),
-            Bug("wrong_variable", "return {best}", "return {elem}"),
-        ),
-        examples=_ex_unsorted,
+        "wrong_comparison: {elem} > {best} -> {elem} < {best}",
+        "wrong_variable: return {best} -> return {elem}",
     ),
-    Shape(
-        name="discount",
-        code='''def {fn}({price}, {pct}):
+    _shape(
+        "discount",
+        "apply_discount discounted_{singular} {singular}_after_discount",
+        _ex_discount,
+        '''
+def {fn}({price}, {pct}):
     """Return {price} reduced by {pct} percent, rounded."""
     {cut} = {price} * {pct}
     {cut} = round({cut} / 100)
     return {price} - {cut}
 ''',
-        fn_names=("apply_discount", "discounted_{singular}", "{singular}_after_discount"),
-        bugs=(
-            Bug("wrong_operator", "return {price} - {cut}", "return {price} + {cut}"),
-            Bug("wrong_operator", "{price} * {pct}", "{price} + {pct}"),
-            Bug("wrong_variable", "return {price} - {cut}", "return {pct} - {cut}"),
-        ),
-        examples=lambda rng, words: (
-            [(rng.randint(1, 30) * 10, rng.randint(1, 9) * 5) for _ in range(3)] + [(100, 10)]
-        ),
+        "wrong_operator: return {price} - {cut} -> return {price} + {cut}",
+        "wrong_operator: {price} * {pct} -> {price} + {pct}",
+        "wrong_variable: return {price} - {cut} -> return {pct} - {cut}",
     ),
-    Shape(
-        name="in_range",
-        code='''def {fn}({seq}, {low}, {high}):
+    _shape(
+        "in_range",
+        "{plural}_between select_{plural}_in_range filter_{plural}",
+        _ex_in_range,
+        '''
+def {fn}({seq}, {low}, {high}):
     """Return the {seq} from {low} to {high}, both included."""
     {out} = []
     for {elem} in {seq}:
@@ -483,48 +483,45 @@ SHAPES: tuple[Shape, ...] = (
             {out}.append({elem})
     return {out}
 ''',
-        fn_names=("{plural}_between", "select_{plural}_in_range", "filter_{plural}"),
-        bugs=(
-            Bug("wrong_comparison", "{low} <= {elem}", "{low} < {elem}"),
-            Bug("wrong_comparison", "{elem} <= {high}", "{elem} < {high}"),
-        ),
-        examples=_ex_in_range,
+        "wrong_comparison: {low} <= {elem} -> {low} < {elem}",
+        "wrong_comparison: {elem} <= {high} -> {elem} < {high}",
     ),
-    Shape(
-        name="page",
-        code='''def {fn}({seq}, {page}, {size}):
+    _shape(
+        "page",
+        "page_of_{plural} {plural}_page paginate_{plural}",
+        _ex_page,
+        '''
+def {fn}({seq}, {page}, {size}):
     """Return the {seq} on page {page} (pages count from 1, {size} per page)."""
     {start} = ({page} - 1) * {size}
     {stop} = {start} + {size}
     return {seq}[{start}:{stop}]
 ''',
-        fn_names=("page_of_{plural}", "{plural}_page", "paginate_{plural}"),
-        bugs=(
-            Bug("off_by_one", "({page} - 1) * {size}", "{page} * {size}"),
-            Bug("wrong_variable", "{start} + {size}", "{start} + {page}"),
-            Bug("wrong_operator", "{start} + {size}", "{start} - {size}"),
-        ),
-        examples=_ex_page,
+        "off_by_one: ({page} - 1) * {size} -> {page} * {size}",
+        "wrong_variable: {start} + {size} -> {start} + {page}",
+        "wrong_operator: {start} + {size} -> {start} - {size}",
     ),
-    Shape(
-        name="lookup",
-        code='''def {fn}({table}, {key}, {fallback}):
+    _shape(
+        "lookup",
+        "lookup_{singular} {singular}_for_key get_{singular}",
+        _ex_lookup,
+        '''
+def {fn}({table}, {key}, {fallback}):
     """Return the entry for {key} in {table}, or {fallback} when it is missing."""
     {key} = {key}.strip().lower()
     if {key} in {table}:
         return {table}[{key}]
     return {fallback}
 ''',
-        fn_names=("lookup_{singular}", "{singular}_for_key", "get_{singular}"),
-        bugs=(
-            Bug("wrong_variable", "return {fallback}", "return {key}"),
-            Bug("wrong_variable", "return {table}[{key}]", "return {fallback}"),
-        ),
-        examples=_ex_lookup,
+        "wrong_variable: return {fallback} -> return {key}",
+        "wrong_variable: return {table}[{key}] -> return {fallback}",
     ),
-    Shape(
-        name="insert_sorted",
-        code='''def {fn}({seq}, {new}):
+    _shape(
+        "insert_sorted",
+        "insert_{singular} add_{singular}_sorted place_{singular}",
+        _ex_insert,
+        '''
+def {fn}({seq}, {new}):
     """Return a copy of the sorted {seq} with {new} inserted in order."""
     {out} = list({seq})
     for {idx}, {cur} in enumerate({out}):
@@ -534,16 +531,15 @@ SHAPES: tuple[Shape, ...] = (
     {out}.append({new})
     return {out}
 ''',
-        fn_names=("insert_{singular}", "add_{singular}_sorted", "place_{singular}"),
-        bugs=(
-            Bug("swapped_args", "insert({idx}, {new})", "insert({new}, {idx})"),
-            Bug("wrong_comparison", "{new} < {cur}", "{new} > {cur}"),
-        ),
-        examples=_ex_insert,
+        "swapped_args: insert({idx}, {new}) -> insert({new}, {idx})",
+        "wrong_comparison: {new} < {cur} -> {new} > {cur}",
     ),
-    Shape(
-        name="exclude",
-        code='''def {fn}({seq}, {banned}):
+    _shape(
+        "exclude",
+        "drop_listed_{plural} {plural}_except remove_banned_{plural}",
+        _ex_exclude,
+        '''
+def {fn}({seq}, {banned}):
     """Return the {seq}, leaving out any listed in {banned}."""
     {out} = []
     for {elem} in {seq}:
@@ -551,16 +547,15 @@ SHAPES: tuple[Shape, ...] = (
             {out}.append({elem})
     return {out}
 ''',
-        fn_names=("drop_listed_{plural}", "{plural}_except", "remove_banned_{plural}"),
-        bugs=(
-            Bug("missing_negation", "not in {banned}", "in {banned}"),
-            Bug("wrong_variable", "return {out}", "return {seq}"),
-        ),
-        examples=_ex_exclude,
+        "missing_negation: not in {banned} -> in {banned}",
+        "wrong_variable: return {out} -> return {seq}",
     ),
-    Shape(
-        name="spread",
-        code='''def {fn}({seq}):
+    _shape(
+        "spread",
+        "{singular}_spread range_of_{plural} {singular}_gap",
+        _ex_unsorted,
+        '''
+def {fn}({seq}):
     """Return the gap between the largest and the smallest of the {seq}."""
     if not {seq}:
         return 0
@@ -568,184 +563,22 @@ SHAPES: tuple[Shape, ...] = (
     {bottom} = min({seq})
     return {top} - {bottom}
 ''',
-        fn_names=("{singular}_spread", "range_of_{plural}", "{singular}_gap"),
-        bugs=(
-            Bug("wrong_operator", "{top} - {bottom}", "{top} + {bottom}"),
-            Bug("missing_negation", "if not {seq}:", "if {seq}:"),
-        ),
-        examples=_ex_unsorted,
+        "wrong_operator: {top} - {bottom} -> {top} + {bottom}",
+        "missing_negation: if not {seq}: -> if {seq}:",
     ),
-    Shape(
-        name="id_range",
-        code='''def {fn}({first}, {last}):
+    _shape(
+        "id_range",
+        "{singular}_ids_between {singular}_numbers span_of_{plural}",
+        _ex_ids,
+        '''
+def {fn}({first}, {last}):
     """Return the numbers from {first} to {last}, both included."""
     if {last} < {first}:
         return []
     return list(range({first}, {last} + 1))
 ''',
-        fn_names=("{singular}_ids_between", "{singular}_numbers", "span_of_{plural}"),
-        bugs=(
-            Bug("swapped_args", "range({first}, {last} + 1)", "range({last} + 1, {first})"),
-            Bug("off_by_one", "{last} + 1)", "{last})"),
-            Bug("wrong_comparison", "{last} < {first}", "{last} <= {first}"),
-        ),
-        examples=_ex_ids,
+        "swapped_args: range({first}, {last} + 1) -> range({last} + 1, {first})",
+        "off_by_one: {last} + 1) -> {last})",
+        "wrong_comparison: {last} < {first} -> {last} <= {first}",
     ),
 )
-
-ROLE_NAMES: dict[str, tuple[str, ...]] = {
-    "acc": ("total", "result", "running", "subtotal", "acc", "sum_so_far"),
-    "cnt": ("count", "hits", "matched", "found"),
-    "idx": ("i", "index", "pos", "position"),
-    "out": ("out", "result", "picked", "kept", "collected", "chosen"),
-    "num": ("factor", "rate", "multiplier", "scale", "weight"),
-    "limit": ("limit", "threshold", "cutoff", "bound"),
-    "target": ("target", "wanted", "needle", "goal"),
-    "value": ("value", "amount", "level", "reading"),
-    "low": ("low", "lower", "lo", "floor_value", "least"),
-    "high": ("high", "upper", "hi", "ceiling", "most"),
-    "price": ("price", "unit_cost", "cost", "unit_price"),
-    "qty": ("qty", "quantity", "units", "how_many"),
-    "fee": ("fee", "surcharge", "extra", "handling"),
-    "n": ("n", "levels", "tiers", "rounds"),
-    "step": ("step", "increment", "per_level", "unit_step"),
-    "ordered": ("ordered", "ranked", "sorted_values", "arranged"),
-    "total": ("total", "needed", "demand", "volume"),
-    "size": ("size", "capacity", "per_batch", "batch_size"),
-    "full": ("full", "batches", "groups", "loads"),
-    "rest": ("rest", "leftover", "remainder", "spare"),
-    "name": ("name", "title", "label", "raw"),
-    "sep": ("sep", "joiner", "glue", "separator"),
-    "text": ("text", "slug", "clean", "cleaned"),
-    "seen": ("seen", "visited", "known_values", "already"),
-    "code": ("code", "tag", "label", "key_name"),
-    "allowed": ("allowed", "known", "accepted", "valid_names"),
-    "best": ("best", "biggest", "top_value", "winner"),
-    "pct": ("pct", "percent", "discount", "off"),
-    "cut": ("cut", "reduction", "saving", "markdown"),
-    "page": ("page", "page_number", "page_no"),
-    "start": ("start", "begin", "first_index", "offset"),
-    "stop": ("stop", "end", "last_index", "limit_index"),
-    "table": ("table", "mapping", "catalog", "lookup"),
-    "key": ("key", "name", "label", "wanted_key"),
-    "fallback": ("default", "fallback", "missing", "if_absent"),
-    "new": ("new_value", "incoming", "added", "extra_value"),
-    "cur": ("current", "existing", "other", "present"),
-    "banned": ("banned", "excluded", "blocked", "skip_list"),
-    "top": ("top", "highest", "biggest", "peak"),
-    "bottom": ("bottom", "lowest", "smallest", "base"),
-    "first": ("first", "start_id", "from_id", "low_id"),
-    "last": ("last", "end_id", "to_id", "high_id"),
-}
-"""Name pools for every role a shape uses besides `{fn}`, `{seq}` and `{elem}` (domain nouns)."""
-
-
-def _domain(name, packages, modules, nouns, words) -> Domain:
-    pairs = tuple(tuple(pair.split("/")) for pair in nouns.split())
-    return Domain(
-        name, tuple(packages.split()), tuple(modules.split()), pairs, tuple(words.split())
-    )
-
-
-DOMAINS: tuple[Domain, ...] = (
-    _domain(
-        "inventory",
-        "inventory stockroom warehouse",
-        "stock orders pricing suppliers bins",
-        "items/item quantities/quantity parts/part crates/crate",
-        "bolt nut washer hinge bracket spring gasket valve",
-    ),
-    _domain(
-        "ledger",
-        "ledger bookkeeping accounts",
-        "rates balances entries reports fees",
-        "amounts/amount payments/payment entries/entry deposits/deposit",
-        "rent salary refund tax invoice fee bonus loan",
-    ),
-    _domain(
-        "grades",
-        "grades gradebook marks",
-        "scores students courses curve reports",
-        "scores/score marks/mark points/point grades/grade",
-        "alice bruno chen dara emeka farah goran hana",
-    ),
-    _domain(
-        "shipping",
-        "shipping parcels freight",
-        "parcels routes rates labels tracking",
-        "weights/weight parcels/parcel distances/distance packages/package",
-        "express ground overnight economy priority freight local bulk",
-    ),
-    _domain(
-        "calendar",
-        "agenda planner schedules",
-        "events slots recurrence holidays reminders",
-        "days/day events/event slots/slot minutes/minute",
-        "monday standup review lunch retro demo planning offsite",
-    ),
-    _domain(
-        "recipes",
-        "recipes cookbook kitchen",
-        "ingredients portions steps pantry menus",
-        "grams/gram portions/portion servings/serving ingredients/ingredient",
-        "flour sugar butter salt yeast basil garlic rice",
-    ),
-    _domain(
-        "sensors",
-        "sensors telemetry probes",
-        "readings alerts calibration channels filters",
-        "readings/reading samples/sample levels/level ticks/tick",
-        "thermo humid pressure lux sonar gyro accel ozone",
-    ),
-    _domain(
-        "payroll",
-        "payroll wages staffing",
-        "salaries hours bonuses deductions shifts",
-        "hours/hour wages/wage shifts/shift salaries/salary",
-        "manager clerk driver cook cashier guard nurse tutor",
-    ),
-    _domain(
-        "library",
-        "bookshelf lending catalogue",
-        "loans books members fines shelves",
-        "books/book loans/loan pages/page copies/copy",
-        "atlas novel poem essay memoir comic manual journal",
-    ),
-    _domain(
-        "fitness",
-        "fitness workouts trainer",
-        "workouts steps heartrate goals plans",
-        "reps/rep laps/lap calories/calorie sessions/session",
-        "squat plank sprint rowing cycling yoga lunge pushup",
-    ),
-    _domain(
-        "garden",
-        "garden greenhouse orchard",
-        "plants watering harvest beds seeds",
-        "plants/plant seeds/seed rows/row harvests/harvest",
-        "tomato basil carrot lettuce bean pepper onion mint",
-    ),
-    _domain(
-        "parking",
-        "parking garage carpark",
-        "spaces tickets fees levels permits",
-        "spaces/space tickets/ticket cars/car visits/visit",
-        "compact sedan van truck scooter coupe wagon bike",
-    ),
-    _domain(
-        "weather",
-        "weather forecast climate",
-        "temperatures rainfall wind stations alerts",
-        "temps/temp gusts/gust readings/reading winds/wind",
-        "oslo lima perth cairo quito hanoi dakar tromso",
-    ),
-    _domain(
-        "hotel",
-        "hotel bookings lodging",
-        "rooms bookings rates guests invoices",
-        "rooms/room nights/night guests/guest bookings/booking",
-        "suite twin double single loft studio attic villa",
-    ),
-)
-
-PACKAGE_SUFFIXES = ("", "kit", "lib", "tools", "_core", "desk")

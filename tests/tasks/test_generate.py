@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 
 from srft_ray.tasks.cli import main
-from srft_ray.tasks.generate import build_family, generate_pack, run_function
+from srft_ray.tasks.generate import generate_pack
+from srft_ray.tasks.generated_repos import build_family, run_function
 from srft_ray.tasks.generated_templates import KINDS, SHAPES
 from srft_ray.tasks.pack import PackConfig, TaskPack
 from srft_ray.tasks.source import checkout_task, git
