@@ -13,6 +13,7 @@ import copy
 import difflib
 import random
 import string
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,11 +134,12 @@ def build_family(seed: int, index: int, used_packages: set[str]) -> Family:
     domain = order[index % len(order)]
     rng = random.Random(f"srft-gen/{seed}/repo/{index}")
     package = ""
+    taken = used_packages | set(sys.stdlib_module_names)  # `import calendar` must stay stdlib
     for _ in range(30):
         package = rng.choice(domain.packages) + rng.choice(PACKAGE_SUFFIXES)
-        if package not in used_packages:
+        if package not in taken:
             break
-    while package in used_packages:
+    while package in taken:
         package = f"{rng.choice(domain.packages)}{rng.randint(2, 99)}"
     used_packages.add(package)
     module_names = rng.sample(domain.modules, rng.randint(2, 4))
@@ -184,7 +186,7 @@ def module_text(family: Family, module: str, bugged: Candidate | None = None) ->
     return f'"""{title} helpers for {family.package}."""\n\n\n' + "\n\n".join(parts)
 
 
-def _test(name: str, module: str, checks: list[tuple[str, Any]]) -> str:
+def _test(name: str, checks: list[tuple[str, Any]]) -> str:
     lines = [f"def {name}():"]
     lines += [f"    assert {call} == {value!r}" for call, value in checks]
     return "\n".join(lines) + "\n"
@@ -207,7 +209,7 @@ def function_tests(function: Function, candidate: Candidate | None = None) -> di
     tests = {}
     for number, group in enumerate((g for g in groups if g), start=1):
         name = f"test_{function.name}_{number}"
-        tests[name] = _test(name, function.module, [(call(a), v) for a, v in group])
+        tests[name] = _test(name, [(call(a), v) for a, v in group])
     return tests
 
 
