@@ -276,7 +276,7 @@ def {fn}({value}, {low}, {high}):
         _ex_cost,
         '''
 def {fn}({price}, {qty}, {fee}={c_fee}):
-    """Return {price} times {qty} plus {fee}; nothing is charged for no {qty}."""
+    """Charge {qty} at {price} each plus {fee}; 0 for no {qty}."""
     if {qty} <= 0:
         return 0
     {acc} = {price} * {qty}
@@ -492,7 +492,7 @@ def {fn}({seq}, {low}, {high}):
         _ex_page,
         '''
 def {fn}({seq}, {page}, {size}):
-    """Return the {seq} on page {page} (pages count from 1, {size} per page)."""
+    """Return page {page} (from 1) of the {seq}, {size} per page."""
     {start} = ({page} - 1) * {size}
     {stop} = {start} + {size}
     return {seq}[{start}:{stop}]
@@ -507,7 +507,7 @@ def {fn}({seq}, {page}, {size}):
         _ex_lookup,
         '''
 def {fn}({table}, {key}, {fallback}):
-    """Return the entry for {key} in {table}, or {fallback} when it is missing."""
+    """Return the {table} entry for {key}, else {fallback}."""
     {key} = {key}.strip().lower()
     if {key} in {table}:
         return {table}[{key}]
@@ -522,7 +522,7 @@ def {fn}({table}, {key}, {fallback}):
         _ex_insert,
         '''
 def {fn}({seq}, {new}):
-    """Return a copy of the sorted {seq} with {new} inserted in order."""
+    """Return the sorted {seq} with {new} inserted in order."""
     {out} = list({seq})
     for {idx}, {cur} in enumerate({out}):
         if {new} < {cur}:
@@ -556,7 +556,7 @@ def {fn}({seq}, {banned}):
         _ex_unsorted,
         '''
 def {fn}({seq}):
-    """Return the gap between the largest and the smallest of the {seq}."""
+    """Return the largest minus the smallest of the {seq}."""
     if not {seq}:
         return 0
     {top} = max({seq})
