@@ -69,8 +69,13 @@ def teardown_distributed(ctx: DistContext) -> None:
 
 
 def compute_dtype(setting: str, device: torch.device) -> torch.dtype:
-    """bf16 compute on GPU (auto), fp32 on CPU (bf16 is slow there and tests want exact maths)."""
-    if setting == "bf16" or (setting == "auto" and device.type == "cuda"):
+    """auto: bf16 compute on GPU, fp32 on CPU (tests want exact maths there); fast: bf16 on GPU
+    and on CPUs with native bf16 (see srft_ray.hardware), else fp32; bf16 / fp32: as named."""
+    from srft_ray.hardware import cpu_has_fast_bf16
+
+    if setting == "bf16" or (setting in ("auto", "fast") and device.type == "cuda"):
+        return torch.bfloat16
+    if setting == "fast" and cpu_has_fast_bf16():
         return torch.bfloat16
     return torch.float32
 
