@@ -7,7 +7,7 @@ Everything else in the system talks to these protocols only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -58,6 +58,8 @@ class PolicyReply:
     finish_reason: str = "stop"
     num_prompt_tokens: int = 0
     seconds: float = 0.0
+    labels: list[StepLabel] = field(default_factory=list)
+    """Labels the policy itself knows for this step (a scripted teacher's ground truth)."""
 
 
 @runtime_checkable

@@ -49,8 +49,9 @@ class AgentTemplates:
 def load_templates(name: str) -> AgentTemplates:
     """Templates from a mini-swe-agent config name (e.g. "mini_textbased") or a YAML path."""
     path = Path(name)
-    if not path.suffix:
-        path = Path(MINI_PACKAGE_DIR) / "config" / f"{name}.yaml"
+    if not path.suffix:  # a name: srft-ray's own agent_<name>.yaml first, then mini-swe-agent's
+        ours = Path(__file__).resolve().parent.parent / "configs" / f"agent_{name}.yaml"
+        path = ours if ours.is_file() else Path(MINI_PACKAGE_DIR) / "config" / f"{name}.yaml"
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:

@@ -15,7 +15,7 @@ class AgentConfig:
     """Limits and prompt templates of the bash-only, linear-history agent."""
 
     templates: str = "mini_textbased"
-    """mini-swe-agent config whose agent/model templates we use: a name under minisweagent/config
+    """Agent/model templates: "compact" (srft_ray/configs/agent_compact.yaml), a name under minisweagent/config
     (e.g. mini_textbased, benchmarks/swebench_backticks) or a path to a YAML file of that shape."""
     action_regex: str = DEFAULT_ACTION_REGEX
     """Regex whose single group is the command; exactly one match per reply is a valid action."""

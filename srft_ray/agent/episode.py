@@ -48,7 +48,7 @@ class EpisodeRunner:
         self.task_source = task_source
         self.round_index = round_index
         self.config_hash = config_hash
-        self.policies = PolicyProvider(config.policy, engine=engine)
+        self.policies = PolicyProvider(config.policy, engine=engine, round_index=round_index)
         self._checkouts: dict[str, Path] = {}
         self._checkout_lock = threading.Lock()
         self._workspace = Path(tempfile.mkdtemp(prefix="srft-episodes-"))

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from srft_ray.agent.loop import ContextLimitExceeded
-from srft_ray.agent.scripted import ScriptedConfig, ScriptedTeacher
+from srft_ray.agent.scripted import ScriptedConfig, ScriptedTeacher, scripted_teacher
 from srft_ray.data.model import Task
 from srft_ray.engine import EngineConfig
 from srft_ray.protocols import PolicyClient, PolicyReply
@@ -218,9 +218,11 @@ class OpenAIPolicy:
 class PolicyProvider:
     """Per-worker policy factory; see the module doc."""
 
-    def __init__(self, config: PolicyConfig, *, engine: Any = None):
+    def __init__(self, config: PolicyConfig, *, engine: Any = None, round_index: int = 0):
         self.config = config
         self.engine = engine
+        self.round_index = round_index
+        """Enters the scripted teacher's seed, so later teacher rounds are not copies."""
         self.semaphore = threading.Semaphore(max(1, config.max_concurrency))
         self._tokenizer = None
         self._served_path: str | None = None
@@ -283,7 +285,9 @@ class PolicyProvider:
     def for_episode(self, task: Task, sample_index: int) -> PolicyClient:
         kind = self.config.kind
         if kind == "scripted":
-            return ScriptedTeacher(task, seed=sample_index, config=self.config.scripted)
+            return scripted_teacher(
+                task, seed=sample_index, round_index=self.round_index, config=self.config.scripted
+            )
         if kind == "vllm":
             return VLLMPolicy(
                 engine=self.engine,

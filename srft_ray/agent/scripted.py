@@ -15,9 +15,16 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from srft_ray.data.model import StepLabel, Task
+from srft_ray.agent.teacher import (
+    ImitableTeacher,
+    Move,
+    TeacherProfile,
+    one_line_edits,
+    teacher_reply,
+)
+from srft_ray.data.model import Task
 from srft_ray.protocols import PolicyReply
 
 TEACHER_NAME = "scripted-teacher"
@@ -40,42 +47,58 @@ class ScriptedConfig:
     """Chance of an edit that breaks the target file, caught by a test run and reverted."""
     test_command: str = "python -m pytest -q -x 2>&1 | tail -n 15"
     """How the teacher runs the repository's tests."""
+    mode: Literal["imitable", "oracle"] = "imitable"
+    """imitable: every command derives from the issue and earlier observations (ImitableTeacher,
+    for one-line-replacement gold patches; others fall back to oracle); oracle: pastes the gold
+    patch (ScriptedTeacher, any task). The probabilities above are the oracle's; the imitable
+    teacher's are in `profile`."""
+    profile: TeacherProfile = field(default_factory=TeacherProfile)
+    """The imitable teacher's error profile."""
 
 
-@dataclass(kw_only=True)
-class ScriptedReply(PolicyReply):
-    """A PolicyReply that also carries the teacher's verdict on the step it proposes."""
-
-    labels: list[StepLabel] = field(default_factory=list)
+ScriptedReply = PolicyReply  # a reply that carries the teacher's label
 
 
-@dataclass(kw_only=True)
-class _Move:
-    thought: str
-    command: str | None
-    good: bool
-    why: str
-    raw: str | None = None
-    """A full reply text (used for deliberate format errors)."""
+def scripted_teacher(
+    task: Task, *, seed: int = 0, round_index: int = 0, config: ScriptedConfig | None = None
+):
+    """The teacher `config.mode` names for `task` (imitable falls back to oracle per task)."""
+    config = config or ScriptedConfig()
+    if config.mode == "imitable" and one_line_edits(task.patch):
+        return ImitableTeacher(task, seed=seed, round_index=round_index, profile=config.profile)
+    return ScriptedTeacher(task, seed=seed, round_index=round_index, config=config)
 
 
 class ScriptedTeacher:
-    """PolicyClient for one episode of one task; deterministic for a given (task, seed)."""
+    """PolicyClient for one episode of one task; deterministic for a given (task, round, seed)."""
 
     model_name = TEACHER_NAME
     version = TEACHER_VERSION
 
-    def __init__(self, task: Task, *, seed: int = 0, config: ScriptedConfig | None = None):
+    def __init__(
+        self,
+        task: Task,
+        *,
+        seed: int = 0,
+        round_index: int = 0,
+        config: ScriptedConfig | None = None,
+    ):
         if not task.patch.strip():
             raise ValueError(f"task {task.instance_id!r}: ScriptedTeacher needs the gold patch")
         self.task = task
         self.config = config or ScriptedConfig()
-        self.rng = random.Random(f"{task.instance_id}:{seed}")
+        # Round 0 keeps the seed it always had, so earlier runs' data stay reproducible.
+        key = (
+            f"{task.instance_id}:{seed}"
+            if not round_index
+            else f"{task.instance_id}:{round_index}:{seed}"
+        )
+        self.rng = random.Random(key)
         self.target_files = re.findall(r"^diff --git a/(\S+) b/", task.patch, re.MULTILINE)
         if not self.target_files:
             raise ValueError(f"task {task.instance_id!r}: gold patch names no file (diff --git)")
         self.will_resolve = self.rng.random() < self.config.resolve_probability
-        self._plan: list[_Move] = []
+        self._plan: list[Move] = []
         self._planned = False
 
     def generate(self, messages: list[dict[str, Any]]) -> ScriptedReply:
@@ -85,30 +108,22 @@ class ScriptedTeacher:
             self._plan = self._make_plan(_observation_text(messages))
             self._planned = True
         move = self._first_move() if step == 0 else self._next_move(step - 1)
-        text = move.raw or f"THOUGHT: {move.thought}\n\n```bash\n{move.command}\n```"
-        label = StepLabel(
-            label="good" if move.good else "bad",
-            source="scripted",
-            confidence=1.0,
-            model=f"{TEACHER_NAME}/{TEACHER_VERSION}",
-            rationale=move.why,
-        )
-        return ScriptedReply(text=text, labels=[label], seconds=time.monotonic() - started)
+        return teacher_reply(move, f"{TEACHER_NAME}/{TEACHER_VERSION}", started)
 
-    def _first_move(self) -> _Move:
-        return _Move(
+    def _first_move(self) -> Move:
+        return Move(
             thought="I should start by getting an overview of the repository's files.",
             command="git ls-files | head -n 60",
             good=True,
             why="explores the repository layout",
         )
 
-    def _next_move(self, index: int) -> _Move:
+    def _next_move(self, index: int) -> Move:
         if index < len(self._plan):
             return self._plan[index]
         return _submit(good=self.will_resolve)
 
-    def _make_plan(self, listing: str) -> list[_Move]:
+    def _make_plan(self, listing: str) -> list[Move]:
         cfg, rng = self.config, self.rng
         target = self.target_files[0]
         others = [
@@ -117,11 +132,11 @@ class ScriptedTeacher:
             if line.strip().endswith(".py") and line.strip() not in self.target_files
         ]
         symbol = _symbol_of(self.task.patch) or target.rsplit("/", 1)[-1].removesuffix(".py")
-        plan: list[_Move] = []
+        plan: list[Move] = []
         if rng.random() < cfg.failing_command_probability:
             plan.append(_failing_command(rng, target))
         plan.append(
-            _Move(
+            Move(
                 thought=f"The issue seems related to `{symbol}`. Let me find where it is defined.",
                 command=f"grep -rn '{symbol}' --include='*.py' . | head -n 20",
                 good=True,
@@ -129,7 +144,7 @@ class ScriptedTeacher:
             )
         )
         plan.append(
-            _Move(
+            Move(
                 thought=f"`{target}` looks relevant. Let me read it.",
                 command=f"nl -ba {target} | sed -n '1,120p'",
                 good=True,
@@ -141,7 +156,7 @@ class ScriptedTeacher:
         wrong = rng.choice(others) if others and rng.random() < cfg.wrong_file_probability else None
         if wrong:
             plan.append(
-                _Move(
+                Move(
                     thought=f"I think the behaviour comes from `{wrong}`; let me adjust it there.",
                     command=f"sed -i '1i # NOTE: handle the case from the issue here' {wrong}",
                     good=False,
@@ -154,7 +169,7 @@ class ScriptedTeacher:
             return plan  # submits next, unresolved
         if wrong:
             plan.append(
-                _Move(
+                Move(
                     thought=f"On reflection `{wrong}` is not where the bug is. Reverting it.",
                     command=f"git checkout -- {wrong} && git status --short",
                     good=True,
@@ -162,7 +177,7 @@ class ScriptedTeacher:
                 )
             )
         plan.append(
-            _Move(
+            Move(
                 thought=f"I understand the bug now. I will fix `{target}` with a patch.",
                 command=(
                     "cat > /tmp/fix.patch <<'SRFT_PATCH_EOF'\n"
@@ -175,7 +190,7 @@ class ScriptedTeacher:
             )
         )
         plan.append(
-            _Move(
+            Move(
                 thought="Let me run the test suite to check the fix.",
                 command=cfg.test_command,
                 good=True,
@@ -185,8 +200,8 @@ class ScriptedTeacher:
         return plan
 
 
-def _submit(*, good: bool) -> _Move:
-    return _Move(
+def _submit(*, good: bool) -> Move:
+    return Move(
         thought="The change is done; submitting."
         if good
         else "I could not find a better fix; submitting what I have.",
@@ -196,7 +211,7 @@ def _submit(*, good: bool) -> _Move:
     )
 
 
-def _failing_command(rng: random.Random, target: str) -> _Move:
+def _failing_command(rng: random.Random, target: str) -> Move:
     stem = target.rsplit("/", 1)[-1].removesuffix(".py")
     command, why = rng.choice(
         [
@@ -208,12 +223,10 @@ def _failing_command(rng: random.Random, target: str) -> _Move:
             (f"python -c 'import {stem}_helpers'", "imports a module that does not exist"),
         ]
     )
-    return _Move(
-        thought="Let me check the helper code first.", command=command, good=False, why=why
-    )
+    return Move(thought="Let me check the helper code first.", command=command, good=False, why=why)
 
 
-def _format_error(rng: random.Random, target: str) -> _Move:
+def _format_error(rng: random.Random, target: str) -> Move:
     if rng.random() < 0.5:
         raw = f"THOUGHT: The bug is probably in `{target}`. I will look at it more closely next."
     else:
@@ -221,20 +234,20 @@ def _format_error(rng: random.Random, target: str) -> _Move:
             "THOUGHT: Let me look at the file and the tests at once.\n\n"
             f"```bash\ncat {target}\n```\n\nand then\n\n```bash\nls tests\n```"
         )
-    return _Move(
+    return Move(
         thought="", command=None, good=False, why="reply without exactly one command", raw=raw
     )
 
 
-def _broken_edit_and_revert(target: str, test_command: str, *, recover: bool) -> list[_Move]:
+def _broken_edit_and_revert(target: str, test_command: str, *, recover: bool) -> list[Move]:
     moves = [
-        _Move(
+        Move(
             thought=f"Let me add a guard at the end of `{target}`.",
             command=f"printf '\\ndef _guard(value:\\n    return value\\n' >> {target}",
             good=False,
             why="breaks the target file with a syntax error",
         ),
-        _Move(
+        Move(
             thought="Let me run the tests to see whether that helped.",
             command=test_command,
             good=True,
@@ -243,7 +256,7 @@ def _broken_edit_and_revert(target: str, test_command: str, *, recover: bool) ->
     ]
     if recover:
         moves.append(
-            _Move(
+            Move(
                 thought=f"My edit broke `{target}` (syntax error). Reverting it.",
                 command=f"git checkout -- {target} && git status --short",
                 good=True,

@@ -15,7 +15,12 @@ def embedded_source():
 @pytest.fixture(scope="session")
 def scripted_runner(embedded_source):
     from srft_ray.agent.episode import EpisodeConfig, EpisodeRunner
+    from srft_ray.agent.policies import PolicyConfig
+    from srft_ray.agent.scripted import ScriptedConfig
 
-    runner = EpisodeRunner(EpisodeConfig(), task_source=embedded_source, config_hash="test")
+    # The oracle teacher (pastes the gold patch): these tests check its plans against grading.
+    oracle = PolicyConfig(kind="scripted", scripted=ScriptedConfig(mode="oracle"))
+    config = EpisodeConfig(policy=oracle)
+    runner = EpisodeRunner(config, task_source=embedded_source, config_hash="test")
     yield runner
     runner.close()

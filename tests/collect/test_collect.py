@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from srft_ray.agent.episode import EpisodeConfig
-from srft_ray.agent.scripted import ScriptedTeacher
+from srft_ray.agent.scripted import scripted_teacher
 from srft_ray.collect import CollectConfig, collect
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.tasks.source import load_task_source
@@ -38,7 +38,7 @@ def test_scripted_round_streams_and_resumes(ray_cluster, tasks, tmp_path):
     assert len(store.parts()) == 6  # appended one by one as episodes finished
     assert store.is_complete()
     trajs = store.read_all()
-    planned = sum(ScriptedTeacher(t, seed=0).will_resolve for t in tasks[:6])
+    planned = sum(scripted_teacher(t, seed=0).will_resolve for t in tasks[:6])
     assert summary.num_resolved == planned == sum(bool(t.outcome.resolved) for t in trajs)
     assert all(t.provenance.round == 1 and t.provenance.config_hash for t in trajs)
     assert all(s.labels and s.labels[0].source == "scripted" for t in trajs for s in t.steps)

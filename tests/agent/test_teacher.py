@@ -1,0 +1,149 @@
+"""The imitable teacher: edits built from seen text, real sed, real episodes in bwrap, labels."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from srft_ray.agent.teacher import (
+    LineEdit,
+    TeacherProfile,
+    example_call,
+    observation_output,
+    one_line_edits,
+    sed_command,
+    sed_substitution,
+)
+
+LINE_PAIRS = [
+    ("    return price + price * pct / 100", "    return price - price * pct / 100"),
+    ("    for i in range(n - 1):", "    for i in range(n):"),
+    ("    if x < y:", "    if x <= y:"),
+    ("    return total(b, a)", "    return total(a, b)"),
+    ("    x = a + b + c", "    x = a + b - c"),
+    ("    if not items:", "    if items:"),
+    ("    rate = 0.05", "    rate = 0.5"),
+    ("    return values[:-1]", "    return values[:]"),
+    ("    return text.split('/')[0] & mask", "    return text.split('/')[1] & mask"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), LINE_PAIRS)
+def test_sed_substitution_changes_exactly_the_intended_text(old, new):
+    span_old, span_new = sed_substitution(old, new)
+    assert span_old in old and old.count(span_old) == 1
+    assert old.replace(span_old, span_new, 1) == new
+
+
+@pytest.mark.parametrize(("old", "new"), LINE_PAIRS)
+def test_sed_command_run_by_real_sed_rewrites_that_line_only(tmp_path: Path, old, new):
+    path = tmp_path / "mod.py"
+    path.write_text(f"def f():\n{old}\n{old}\n")
+    command = sed_command(LineEdit(path="mod.py", number=2, old=old, new=new))
+    subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True)
+    assert path.read_text() == f"def f():\n{new}\n{old}\n"
+
+
+def test_one_line_edits_reads_replacements_and_refuses_insertions():
+    patch = (
+        "diff --git a/p/m.py b/p/m.py\n--- a/p/m.py\n+++ b/p/m.py\n"
+        "@@ -10,3 +10,3 @@ def f(x):\n     a = 1\n-    return a + x\n+    return a - x\n \n"
+    )
+    assert one_line_edits(patch) == [
+        LineEdit(path="p/m.py", number=11, old="    return a + x", new="    return a - x")
+    ]
+    insertion = patch.replace("-    return a + x\n", "")
+    assert one_line_edits(insertion) is None
+
+
+def test_example_call_from_a_doctest_line_or_backticks():
+    doc = "Bug\n\n    >>> import a.b\n    >>> a.b.total([1, 2], 3)\n    4\n"
+    assert example_call(doc) == ("a.b", "total", "[1, 2], 3")
+    assert example_call("`pkg.mod.f('x')` returns 1") == ("pkg.mod", "f", "'x'")
+    assert example_call("no call here") is None
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    from srft_ray.tasks.generate import generate_pack
+    from srft_ray.tasks.source import load_task_source
+
+    out = tmp_path_factory.mktemp("pack") / "gen"
+    generate_pack(out, num_tasks=8, seed=11)
+    return load_task_source(str(out))
+
+
+def _episodes(source, profile: TeacherProfile, round_index: int = 0):
+    from srft_ray.agent.config import AgentConfig
+    from srft_ray.agent.episode import EpisodeConfig, EpisodeRunner
+    from srft_ray.agent.policies import PolicyConfig
+    from srft_ray.agent.scripted import ScriptedConfig
+
+    config = EpisodeConfig(
+        agent=AgentConfig(templates="compact", step_limit=14, grading_timeout_s=120),
+        policy=PolicyConfig(kind="scripted", scripted=ScriptedConfig(profile=profile)),
+    )
+    runner = EpisodeRunner(config, task_source=source, round_index=round_index)
+    try:
+        return [(task, runner.run(task, 0)) for task in source.tasks()[:4]]
+    finally:
+        runner.close()
+
+
+SED = re.compile(r"sed -i '(\d+)s/((?:\\.|[^/])*)/((?:\\.|[^/])*)/' (\S+)")
+
+
+def _identifiers(text: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z_]\w*", text))
+
+
+@pytest.mark.slow
+def test_teacher_commands_use_only_what_it_has_seen(generated):
+    """Every edit addresses a line it printed, replaces text of that line, and writes no name it
+    has not seen; the example it runs is the issue's."""
+    profile = TeacherProfile(resolve_probability=0.5, wrong_edit_probability=0.5)
+    for task, traj in _episodes(generated, profile):
+        seen = task.problem_statement
+        listed: dict[tuple[str, int], str] = {}
+        for step in traj.steps:
+            command = step.command or ""
+            for number, old, new, path in SED.findall(command):
+                line = listed.get((path, int(number)))
+                assert line is not None, f"{task.instance_id}: edits line {number} of {path} unseen"
+                assert re.sub(r"\\(.)", r"\1", old) in line
+                assert _identifiers(re.sub(r"\\(.)", r"\1", new)) <= _identifiers(seen)
+            if command.startswith("python"):
+                assert example_call(task.problem_statement)[2] in command
+            output = observation_output({"content": step.observation or ""})
+            seen += "\n" + output
+            shown = re.match(r"nl -ba (\S+) \| sed -n '(\d+),(\d+)p'", command)
+            if shown:
+                for row in output.splitlines():
+                    found = re.match(r"^\s*(\d+)\t(.*)$", row)
+                    if found:
+                        listed[(shown.group(1), int(found.group(1)))] = found.group(2)
+
+
+@pytest.mark.slow
+def test_teacher_labels_agree_with_grading_and_rounds_differ(generated):
+    always = TeacherProfile(
+        resolve_probability=1.0,
+        failing_command_probability=0.0,
+        format_error_probability=0.0,
+        wrong_edit_probability=0.0,
+    )
+    never = TeacherProfile(resolve_probability=0.0, break_after_fix_probability=0.0)
+    for task, traj in _episodes(generated, always):
+        assert traj.outcome.resolved, task.instance_id
+        assert all(s.labels[0].label == "good" for s in traj.steps)
+        assert [s.command for s in traj.steps][-1] == "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
+    for task, traj in _episodes(generated, never):
+        assert traj.outcome.resolved is False, task.instance_id
+        assert traj.steps[-1].labels[0].label == "bad"  # the unresolved submit
+    mixed = TeacherProfile()
+    first = [[s.command for s in t.steps] for _, t in _episodes(generated, mixed, 0)]
+    second = [[s.command for s in t.steps] for _, t in _episodes(generated, mixed, 1)]
+    assert first != second  # the round enters the seed
