@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,12 @@ STAGE_METRICS: dict[str, dict[str, str]] = {
         "num_unknown": "steps the critic could not decide",
     },
     "train": {
-        "num_tokens": "tokens in the training examples",
-        "num_trained_tokens": "tokens with loss mask 1",
-        "trained_token_share": "num_trained_tokens / num_tokens",
+        "num_tokens": "tokens the optimizer steps consumed (packed rows, all steps)",
+        "num_trained_tokens": "of those, tokens with loss mask 1",
+        "epochs": "passes over the training documents those steps made",
+        "dataset_tokens": "tokens in the training examples",
+        "dataset_trained_tokens": "of those, tokens with loss mask 1",
+        "trained_token_share": "dataset_trained_tokens / dataset_tokens",
         "final_loss": "mean loss over the last logged steps",
         "num_optimizer_steps": "optimizer steps taken",
     },
@@ -103,15 +107,22 @@ def append_train_metrics(path: str | Path, record: Mapping[str, Any]) -> None:
         raise DataError(f"{path}: train metrics record lacks {missing}: {dict(record)!r:.200}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fh.write(json.dumps(dict(record), sort_keys=True) + "\n")
+    with open(path, "ab+") as fh:
+        torn = False
+        if fh.seek(0, os.SEEK_END):
+            fh.seek(-1, os.SEEK_END)
+            torn = fh.read(1) != b"\n"
+        # after a crash mid-append, start on a new line: the torn one stays a line of its own
+        line = ("\n" if torn else "") + json.dumps(dict(record), sort_keys=True) + "\n"
+        fh.write(line.encode())
         fh.flush()
 
 
 def read_train_metrics(path: str | Path) -> list[dict[str, Any]]:
     """Per-step records sorted by step; a step logged twice (resume) keeps its last record.
 
-    A torn last line (crash mid-append) is dropped; a bad line elsewhere is an error naming it.
+    A torn line (a crash mid-append: an object cut before its closing brace) is dropped, last
+    or not (a resumed run appends after it); any other bad line is an error naming it.
     """
     path = Path(path)
     if not path.exists():
@@ -124,8 +135,8 @@ def read_train_metrics(path: str | Path) -> list[dict[str, Any]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            if number == len(lines):
-                break
+            if number == len(lines) or (line.startswith("{") and not line.rstrip().endswith("}")):
+                continue
             raise DataError(f"{path}:{number}: not a JSON object ({exc})") from None
         if not isinstance(record, dict) or not isinstance(record.get("step"), int):
             raise DataError(f"{path}:{number}: expected an object with an integer 'step'")

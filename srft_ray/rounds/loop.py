@@ -294,9 +294,14 @@ def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str
     `metrics_file`, the stage's summary metrics are returned."""
     losses: list[float] = []
     data: dict[str, Any] = {}
+    consumed = {"tokens": 0, "trained_tokens": 0, "documents": 0, "epochs": 0.0}
 
     def record(metrics: dict[str, Any]) -> None:
         losses.append(float(metrics["loss"]))
+        consumed["tokens"] += int(metrics["num_tokens"])
+        consumed["trained_tokens"] += int(metrics["num_trained_tokens"])
+        consumed["documents"] += int(metrics.get("num_documents", 0))
+        consumed["epochs"] = float(metrics.get("epoch", 0.0))
         append_train_metrics(
             metrics_file,
             {
@@ -338,13 +343,21 @@ def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str
         steps = int(final.get("step", 0))
     tokens, trained = int(data.get("num_tokens", 0)), int(data.get("num_trained_tokens", 0))
     return {
-        "num_tokens": tokens,
-        "num_trained_tokens": trained,
+        # what the optimizer actually consumed (equal budgets compare these)
+        "num_tokens": consumed["tokens"],
+        "num_trained_tokens": consumed["trained_tokens"],
+        "num_documents_consumed": consumed["documents"],
+        "epochs": round(consumed["epochs"], 3),
+        # the dataset the steps were drawn from
+        "dataset_tokens": tokens,
+        "dataset_trained_tokens": trained,
         "trained_token_share": trained / tokens if tokens else None,
         "final_loss": losses[-1] if losses else None,
         "num_optimizer_steps": steps,
         "num_masked_steps": int(data.get("num_masked_steps", 0)),
         "num_documents": int(data.get("num_documents", 0)),
+        "num_truncated": int(data.get("num_truncated", 0)),
+        "num_dropped_too_long": int(data.get("num_dropped_too_long", 0)),
         "mode": config.mode,
     }
 

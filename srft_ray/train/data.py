@@ -3,7 +3,7 @@
 Every trajectory is rendered by the one masking function (srft_ray.masking). Examples that
 cannot train are dropped AND counted in `DataStats` (never silently): no trained token (e.g. an
 unresolved trajectory in RFT mode, or every step labelled bad), or longer than a packed row.
-Data order depends only on (seed, epoch); the micro-batches of a step are dealt round-robin to
+Data order depends only on (seed, epoch); the rows of a step are dealt round-robin to
 ranks, so 1 rank x 2 accumulation micro-batches sees exactly what 2 ranks x 1 sees.
 """
 
@@ -18,7 +18,6 @@ from srft_ray.train.config import TrainConfig
 from srft_ray.train.packing import (
     Document,
     MicroBatch,
-    empty_micro_batch,
     pack_documents,
     plan_bins,
     shuffled_order,
@@ -115,6 +114,7 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
                     mode=config.mode,
                     max_length=config.max_length or None,
                     unknown_as=config.unknown_as,
+                    label_sources=list(config.label_sources),
                 )
                 yield traj.trajectory_id, ex
 
@@ -132,9 +132,22 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
 
 
 class PackedSchedule:
-    """Which packed micro-batches each rank trains at each optimizer step (pure function of step)."""
+    """Which packed rows each rank trains at each optimizer step (a pure function of step).
+
+    The data is a stream of epochs, each a seeded shuffle of every document. Rows of
+    `tokens_per_micro_batch` tokens are filled first-fit from that stream with a few rows open at
+    once, so rows stay full across epoch boundaries: every optimizer step gets the same number
+    of nearly full rows whatever the dataset size. That is what makes budgets comparable: RFT
+    on 10 trajectories and SRFT on 40 train on the same tokens per step for the same number of
+    steps, and only the number of passes over their data (`epochs_at`) differs.
+    """
+
+    OPEN_ROWS = 4
+    """Rows filled at once; the oldest is closed when another must open."""
 
     def __init__(self, docs: Sequence[Document], config: TrainConfig, world_size: int, pad_id: int):
+        if not docs:
+            raise TrainDataError("no documents to schedule")
         self.docs = docs
         self.capacity = config.tokens_per_micro_batch
         self.seed = config.seed
@@ -142,29 +155,54 @@ class PackedSchedule:
         self.per_step = world_size * config.grad_accum_steps
         self.grad_accum_steps = config.grad_accum_steps
         self.pad_id = pad_id
-        self._epoch_bins: tuple[int, list[list[int]]] | None = None
-        self.steps_per_epoch = math.ceil(len(self._bins(0)) / self.per_step)
+        self._min_length = min(len(d) for d in docs)
+        self._rows: list[list[int]] = []
+        self._open: list[list[int]] = []
+        self._room: list[int] = []
+        self._next_epoch = 0
+        rows_per_epoch = len(plan_bins([len(d) for d in docs], self.capacity))
+        self.steps_per_epoch = max(1, math.ceil(rows_per_epoch / self.per_step))
+        """Nominal: steps that one pass over the data takes."""
         if config.max_steps > 0:
             self.total_steps = config.max_steps
         else:
             self.total_steps = config.num_epochs * self.steps_per_epoch
 
-    def _bins(self, epoch: int) -> list[list[int]]:
-        if self._epoch_bins is None or self._epoch_bins[0] != epoch:
-            order = shuffled_order(len(self.docs), self.seed, epoch)
-            bins = plan_bins([len(self.docs[i]) for i in order], self.capacity)
-            self._epoch_bins = (epoch, [[order[i] for i in b] for b in bins])
-        return self._epoch_bins[1]
+    def _close(self, index: int) -> None:
+        self._rows.append(self._open.pop(index))
+        self._room.pop(index)
+
+    def _add_epoch(self) -> None:
+        for doc in shuffled_order(len(self.docs), self.seed, self._next_epoch):
+            length = len(self.docs[doc])
+            slot = next((i for i, free in enumerate(self._room) if length <= free), None)
+            if slot is None:
+                if len(self._open) >= self.OPEN_ROWS:
+                    self._close(0)
+                self._open.append([])
+                self._room.append(self.capacity)
+                slot = len(self._open) - 1
+            self._open[slot].append(doc)
+            self._room[slot] -= length
+            if self._room[slot] < self._min_length:
+                self._close(slot)
+        self._next_epoch += 1
+
+    def row(self, index: int) -> list[int]:
+        """Document indices of the index-th row of the stream."""
+        while len(self._rows) <= index:
+            self._add_epoch()
+        return self._rows[index]
 
     def micro_batches(self, step: int, rank: int) -> list[MicroBatch]:
-        """This rank's grad_accum_steps micro-batches for `step`; fillers where data ran out."""
-        epoch, within = divmod(step, self.steps_per_epoch)
-        bins = self._bins(epoch)
+        """This rank's grad_accum_steps micro-batches for `step`."""
         out = []
         for accum in range(self.grad_accum_steps):
-            index = within * self.per_step + accum * self.world_size + rank
-            if index < len(bins):
-                out.append(pack_documents([self.docs[i] for i in bins[index]]))
-            else:
-                out.append(empty_micro_batch(self.pad_id))
+            index = step * self.per_step + accum * self.world_size + rank
+            out.append(pack_documents([self.docs[i] for i in self.row(index)]))
         return out
+
+    def epochs_at(self, steps: int) -> float:
+        """Passes over the data after `steps` optimizer steps (documents seen / documents)."""
+        seen = sum(len(self.row(i)) for i in range(steps * self.per_step))
+        return seen / len(self.docs)

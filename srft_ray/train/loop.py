@@ -88,7 +88,7 @@ def prepare_model(
 
 def build_optimizer(wrapper: torch.nn.Module, config: TrainConfig, device: torch.device):
     return torch.optim.AdamW(
-        wrapper.parameters(),
+        [p for p in wrapper.parameters() if p.requires_grad],
         lr=config.lr,
         betas=tuple(config.betas),
         weight_decay=config.weight_decay,
@@ -183,6 +183,8 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     model_path, tokenizer, causal_lm, vocab = _load_model_and_tokenizer(config)
+    if config.freeze_embeddings:
+        causal_lm.get_input_embeddings().weight.requires_grad_(False)
     source_dtype = causal_lm.config.dtype
     docs, stats = load_documents(config, tokenizer, vocab)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -236,7 +238,7 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
             step_seconds=seconds,
             tokens_per_s=metrics["num_tokens"] / seconds,
             trained_tokens_per_s=metrics["num_trained_tokens"] / seconds,
-            epoch=step // schedule.steps_per_epoch,
+            epoch=schedule.epochs_at(step + 1),
             final=step + 1 == schedule.total_steps,
         )
         result.losses.append(metrics["loss"])

@@ -154,10 +154,3 @@ def pad_documents(docs: Sequence[Document], pad_id: int) -> MicroBatch:
         num_masked_steps=sum(d.num_masked_steps for d in docs),
         num_documents=len(docs),
     )
-
-
-def empty_micro_batch(pad_id: int) -> MicroBatch:
-    """A one-token row with nothing to train: keeps a rank with no data in step with the others."""
-    batch = pack_documents([Document(input_ids=[pad_id], loss_mask=[0], doc_id="<filler>")])
-    batch.num_documents = 0
-    return batch

@@ -294,12 +294,6 @@ def test_train_metrics_tolerate_a_torn_tail_and_resume_duplicates(tmp_path):
         read_train_metrics(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the srft_ray/rounds/layout.py fix (owned elsewhere): the appender starts on a "
-    "new line after a torn one and the reader drops a torn line that is not last; drop this "
-    "marker with it",
-)
 def test_train_metrics_resume_appends_after_a_torn_line(tmp_path):
     path = tmp_path / "train" / "metrics.jsonl"
     row = {"lr": 1e-5, "tokens_per_s": 10.0, "trained_tokens": 5}
