@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"srft collect: {exc}", file=sys.stderr)
         return 2
 
+    from srft_ray.actors.engine import start_engine_actor
+    from srft_ray.actors.rollout_worker import start_rollout_worker
     from srft_ray.data.model import DataError
     from srft_ray.data.store import TrajectoryStore
     from srft_ray.ray_cluster import init_ray
@@ -51,7 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     info = init_ray(config.ray)
     print(f"[collect] ray {info['address']} dashboard {info['dashboard_url'] or '-'}")
     store = TrajectoryStore(config.output_dir)
-    summary = collect(config.collect, tasks, store, config_hash=config_hash(config.collect))
+    summary = collect(
+        config.collect,
+        tasks,
+        store,
+        start_worker=start_rollout_worker,
+        start_engine=start_engine_actor,
+        config_hash=config_hash(config.collect),
+    )
     print(
         json.dumps(
             {

@@ -77,8 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         print("srft critique: set input_dir=... and output_dir=...", file=sys.stderr)
         return 2
 
-    import ray
-
     from srft_ray.actors.critic_worker import start_critic_worker
     from srft_ray.critic.pool import CritiquePool
     from srft_ray.data.store import TrajectoryStore
@@ -101,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = pool.run(source, labelled)
     finally:
-        for worker in pool.workers:
-            ray.kill(worker)
+        pool.close()
     stats = report.stats
     summary = {
         "store": str(labelled.path),

@@ -5,11 +5,12 @@ The driver keeps at most `episodes_per_worker` episodes in flight on each worker
 TrajectoryStore at once (a crash loses only the episodes in flight). Ids are deterministic
 (round/instance/sample), so ids already in the store are skipped (resume) and a retried episode
 can never be written twice. When a worker dies, its in-flight episodes go back to the queue and
-a fresh worker takes its place.
+a fresh worker takes its place (srft_ray.actor_pool.ActorPool, shared with critique).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from srft_ray.config import config_hash as hash_config
 from srft_ray.data.model import Task
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.ray_cluster import RayConfig
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -85,32 +88,15 @@ def select_tasks(config: CollectConfig, tasks: list[Task]) -> list[Task]:
 class _Episode:
     task: Task
     sample_index: int
-    attempts: int = 0
 
 
-class _Pool:
-    """The worker actors, replaced when one dies."""
-
-    def __init__(self, config: CollectConfig, start: Callable[[], Any]):
-        self.start = start
-        self.workers: dict[int, Any] = {}
-        self.in_flight: dict[int, int] = {}
-        self.next_id = 0
-        for _ in range(config.num_workers):
-            self.add()
-
-    def add(self) -> None:
-        self.workers[self.next_id] = self.start(self.next_id)
-        self.in_flight[self.next_id] = 0
-        self.next_id += 1
-
-    def replace(self, worker_id: int) -> bool:
-        """Drop a dead worker and start another; False if it was already replaced."""
-        if worker_id not in self.workers:
-            return False
-        del self.workers[worker_id], self.in_flight[worker_id]
-        self.add()
-        return True
+WorkerFactory = Callable[..., Any]
+"""Starts one rollout worker actor, shaped like srft_ray.actors.rollout_worker
+.start_rollout_worker: (episode_config, *, name, episodes_per_worker, num_cpus, resources,
+task_source, repos_dir, round_index, config_hash, engine) -> a handle with run_episode/close."""
+EngineFactory = Callable[..., Any]
+"""Starts one policy engine actor, shaped like srft_ray.actors.engine.start_engine_actor:
+(engine_config, *, num_cpus, num_gpus) -> a handle serving generate/generate_batch."""
 
 
 def collect(
@@ -119,19 +105,23 @@ def collect(
     store: TrajectoryStore,
     *,
     engine: Any = None,
+    start_worker: WorkerFactory | None = None,
+    start_engine: EngineFactory | None = None,
     config_hash: str = "",
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
     worker_name_prefix: str = "",
 ) -> CollectSummary:
     """Run every (task, sample) episode not yet in `store` on Ray workers; see the module doc.
 
-    `engine`: an EngineActor for policy kind "vllm" (else one is started and stopped here).
-    `worker_name_prefix`: name the worker actors `<prefix><n>` (find them in the dashboard).
+    `engine`: a policy engine for kind "vllm" (else one is started with `start_engine` and
+    stopped here). `start_worker` / `start_engine`: the actor factories (default: the Ray actors
+    srft_ray.registry.ACTOR_FACTORIES names). `log`: where progress lines go (default: this
+    module's logger). `worker_name_prefix`: name the worker actors `<prefix><n>` (dashboard).
     """
-    import ray
+    from srft_ray.actor_pool import ActorPool
+    from srft_ray.registry import actor_factory
 
-    from srft_ray.actors.rollout_worker import start_rollout_worker
-
+    log = log or logger.info
     started = time.monotonic()
     summary = CollectSummary()
     tasks = select_tasks(config, tasks)
@@ -149,12 +139,11 @@ def collect(
         log(f"[collect] round {config.round}: all {summary.num_planned} episodes already stored")
         return summary
 
+    start_worker = start_worker or actor_factory("rollout_worker")
     own_engine = None
     if config.episode.policy.kind == "vllm" and engine is None:
-        from srft_ray.actors.engine import start_engine_actor
-
         policy = config.episode.policy
-        own_engine = engine = start_engine_actor(
+        own_engine = engine = (start_engine or actor_factory("engine"))(
             policy.engine, num_cpus=policy.engine_num_cpus, num_gpus=policy.engine_num_gpus
         )
     worker_kwargs = {
@@ -164,46 +153,40 @@ def collect(
         "config_hash": config_hash or hash_config(config),
         "engine": engine,
     }
-    pool = _Pool(
-        config,
-        lambda name: start_rollout_worker(
+    pool = ActorPool(
+        lambda n: start_worker(
             config.episode,
-            name=f"{worker_name_prefix}{name}" if worker_name_prefix else None,
+            name=f"{worker_name_prefix}{n}" if worker_name_prefix else None,
             episodes_per_worker=config.episodes_per_worker,
             num_cpus=config.worker_num_cpus,
             resources=config.worker_resources,
             **worker_kwargs,
         ),
+        lambda worker, episode: worker.run_episode.remote(episode.task, episode.sample_index),
+        num_actors=config.num_workers,
+        max_in_flight_per_actor=config.episodes_per_worker,
+        max_attempts=config.max_attempts,
     )
-    refs: dict[Any, tuple[int, _Episode]] = {}
     last_progress = time.monotonic()
     try:
-        while queue or refs:
-            for worker_id in list(pool.workers):
-                while queue and pool.in_flight[worker_id] < config.episodes_per_worker:
-                    episode = queue.popleft()
-                    ref = pool.workers[worker_id].run_episode.remote(
-                        episode.task, episode.sample_index
-                    )
-                    refs[ref] = (worker_id, episode)
-                    pool.in_flight[worker_id] += 1
-            ready, _ = ray.wait(list(refs), num_returns=1, timeout=config.progress_every_s)
-            for ref in ready:
-                worker_id, episode = refs.pop(ref)
-                if worker_id in pool.in_flight:
-                    pool.in_flight[worker_id] -= 1
-                _settle(ref, worker_id, episode, pool, queue, store, summary, config, log)
-            if ready or time.monotonic() - last_progress >= config.progress_every_s:
+        while True:
+            pool.fill(lambda: queue.popleft() if queue else None)
+            if pool.is_idle():
+                break
+            ended = pool.wait(timeout_s=config.progress_every_s)
+            for finished in ended:
+                _settle(finished, store, summary, config, log)
+            summary.num_worker_deaths = pool.num_replaced
+            if ended or time.monotonic() - last_progress >= config.progress_every_s:
                 summary.seconds = time.monotonic() - started
-                log(_progress_line(config, summary, len(refs), len(queue)))
+                log(_progress_line(config, summary, pool.num_in_flight, len(queue)))
                 last_progress = time.monotonic()
     finally:
         # Let workers delete their checkouts (ray.kill skips all cleanup), then stop them.
-        closing = [worker.close.remote() for worker in pool.workers.values()]
-        ray.wait(closing, num_returns=len(closing), timeout=30)
-        for worker in pool.workers.values():
-            ray.kill(worker)
+        pool.close(cleanup="close")
         if own_engine is not None:
+            import ray
+
             ray.kill(own_engine)
     summary.seconds = time.monotonic() - started
     store.mark_complete()
@@ -211,29 +194,23 @@ def collect(
     return summary
 
 
-def _settle(ref, worker_id, episode, pool, queue, store, summary, config, log) -> None:
-    """Store a finished episode, or requeue it (worker death / error) within its attempts."""
-    import ray
-    from ray.exceptions import RayActorError
-
+def _settle(finished, store: TrajectoryStore, summary: CollectSummary, config, log) -> None:
+    """Store a finished episode, or count its failure (the pool retries within attempts)."""
+    episode = finished.item
     name = trajectory_id(config.round, episode.task.instance_id, episode.sample_index)
-    try:
-        traj = ray.get(ref)
-    except RayActorError as exc:
-        if pool.replace(worker_id):
-            summary.num_worker_deaths += 1
-            log(f"[collect] worker {worker_id} died ({type(exc).__name__}); starting another")
-        error = f"{name}: worker died: {type(exc).__name__}"
-    except Exception as exc:  # the episode itself raised inside the worker
-        error = f"{name}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}"
-    else:
+    if finished.error is None:
+        traj = finished.result
         summary.num_written += store.append([traj])
         summary.num_resolved += bool(traj.outcome.resolved)
         return
-    episode.attempts += 1
-    if episode.attempts < config.max_attempts:
+    exc = finished.error
+    if finished.actor_lost:
+        log(f"[collect] a worker died ({type(exc).__name__}); started another")
+        error = f"{name}: worker died: {type(exc).__name__}"
+    else:  # the episode itself raised inside the worker
+        error = f"{name}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}"
+    if finished.retrying:
         summary.num_retries += 1
-        queue.append(episode)
         log(f"[collect] retrying {error}")
     else:
         summary.num_failed += 1

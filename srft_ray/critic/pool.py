@@ -18,17 +18,15 @@ say nothing (srft masks unknown steps as `masking.unknown_as`, so it would train
 
 from __future__ import annotations
 
+import logging
 import queue
-import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import ray
-
+from srft_ray.actor_pool import ActorPool
 from srft_ray.critic.backends import CriticEngineDied
 from srft_ray.critic.llm_critic import CritiqueStats
 from srft_ray.data.model import Trajectory
@@ -36,6 +34,7 @@ from srft_ray.data.store import TrajectoryStore
 from srft_ray.masking import DEFAULT_LABEL_SOURCES
 
 _END = object()
+logger = logging.getLogger(__name__)
 
 
 class UnknownLabelsError(RuntimeError):
@@ -96,12 +95,30 @@ def _is_lost_worker(exc: BaseException) -> bool:
 
 
 class CritiquePool:
-    """Labels a stream of trajectories with `start_worker(slot)` actors into a store."""
+    """Labels a stream of trajectories with `start_worker(n)` actors into a store.
+
+    The actors live in an srft_ray.actor_pool.ActorPool (the pool collection uses too): bounded
+    in-flight batches, a dead worker replaced and its batch retried.
+    """
 
     def __init__(self, config: PoolConfig, start_worker: Callable[[int], Any]):
         self.config = config
-        self.start_worker = start_worker
-        self.workers = [start_worker(slot) for slot in range(config.num_workers)]
+        self.actors = ActorPool(
+            start_worker,
+            lambda worker, batch: worker.label.remote(batch),
+            num_actors=config.num_workers,
+            max_in_flight_per_actor=config.max_batches_per_worker,
+            max_attempts=config.max_attempts,
+            is_lost=_is_lost_worker,
+        )
+
+    @property
+    def workers(self) -> list[Any]:
+        """The worker actors now (a dead one's slot holds its replacement)."""
+        return self.actors.actors
+
+    def close(self) -> None:
+        self.actors.close()
 
     def _reader(self, source: Iterable[Trajectory], buffer: queue.Queue) -> None:
         try:
@@ -121,87 +138,65 @@ class CritiquePool:
             pass
         return items
 
-    def _replace(self, slot: int, dead: Any, report: PoolReport) -> None:
-        if self.workers[slot] is dead:  # other batches of the same worker fail too: once only
-            ray.kill(dead, no_restart=True)
-            self.workers[slot] = self.start_worker(slot)
-            report.num_worker_restarts += 1
-
     def run(self, source: Iterable[Trajectory], out: TrajectoryStore) -> PoolReport:
         cfg = self.config
+        pool = self.actors
         report = PoolReport()
         started = last_line = time.monotonic()
         buffer: queue.Queue = queue.Queue(maxsize=cfg.queue_size)
         threading.Thread(target=self._reader, args=(source, buffer), daemon=True).start()
         seen = set(out.ids())
-        retry: deque[tuple[list[Trajectory], int]] = deque()
-        in_flight: dict[Any, tuple[int, Any, list[Trajectory], int]] = {}
-        capacity = cfg.num_workers * cfg.max_batches_per_worker
         source_done = False
-        while True:
-            while len(in_flight) < capacity:
-                if retry:
-                    batch, attempts = retry.popleft()
+
+        def next_batch() -> list[Trajectory] | None:
+            nonlocal source_done
+            if source_done:
+                return None
+            batch = []
+            for item in self._take(buffer, block=pool.num_in_flight == 0):
+                if item is _END:
+                    source_done = True
+                elif isinstance(item, BaseException):
+                    raise RuntimeError(f"critique source failed: {item}") from item
+                elif item.trajectory_id in seen:
+                    report.num_skipped += 1
                 else:
-                    items = [] if source_done else self._take(buffer, block=not in_flight)
-                    batch, attempts = [], 0
-                    for item in items:
-                        if item is _END:
-                            source_done = True
-                        elif isinstance(item, BaseException):
-                            raise RuntimeError(f"critique source failed: {item}") from item
-                        elif item.trajectory_id in seen:
-                            report.num_skipped += 1
-                        else:
-                            seen.add(item.trajectory_id)
-                            batch.append(item)
-                    if not batch:
-                        break
-                load = [
-                    sum(1 for v in in_flight.values() if v[0] == s)
-                    for s in range(len(self.workers))
-                ]
-                slot = load.index(min(load))
-                worker = self.workers[slot]
-                in_flight[worker.label.remote(batch)] = (slot, worker, batch, attempts)
-                report.max_in_flight = max(report.max_in_flight, len(in_flight))
-            if source_done and not in_flight and not retry:
+                    seen.add(item.trajectory_id)
+                    batch.append(item)
+            return batch or None
+
+        while True:
+            pool.fill(next_batch)
+            if source_done and pool.is_idle():
                 break
-            if in_flight:
-                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=cfg.poll_s)
-                for ref in ready:
-                    self._finish(ref, in_flight.pop(ref), out, retry, report)
+            for finished in pool.wait(timeout_s=cfg.poll_s):
+                self._finish(finished, out, report)
+            report.num_retries = pool.num_retries
+            report.num_worker_restarts = pool.num_replaced
+            report.max_in_flight = pool.max_in_flight
             report.wall_s = time.monotonic() - started
             if cfg.progress_every_s and time.monotonic() - last_line >= cfg.progress_every_s:
-                print(report.line(len(in_flight)), file=sys.stderr, flush=True)
+                logger.info(report.line(pool.num_in_flight))
                 last_line = time.monotonic()
         report.wall_s = time.monotonic() - started
         if cfg.progress_every_s:
-            print(report.line(), file=sys.stderr, flush=True)
+            logger.info(report.line())
         if cfg.max_unknown_share < 1.0:
             check_unknown_share(final_label_counts(out), cfg.max_unknown_share, out.path)
         return report
 
-    def _finish(self, ref, entry, out: TrajectoryStore, retry: deque, report: PoolReport) -> None:
-        slot, worker, batch, attempts = entry
-        try:
-            result = ray.get(ref)
-        except Exception as exc:
-            if _is_lost_worker(exc):
-                self._replace(slot, worker, report)
-            if attempts + 1 >= self.config.max_attempts:
-                report.failed_ids += [t.trajectory_id for t in batch]
-                print(
-                    f"critique: batch failed {attempts + 1} times, left for a later run: {exc}",
-                    file=sys.stderr,
-                    flush=True,
+    def _finish(self, finished, out: TrajectoryStore, report: PoolReport) -> None:
+        if finished.error is not None:
+            if not finished.retrying:
+                report.failed_ids += [t.trajectory_id for t in finished.item]
+                logger.error(
+                    "critique: batch failed %d times, left for a later run: %s",
+                    finished.attempts,
+                    finished.error,
                 )
-            else:
-                report.num_retries += 1
-                retry.append((batch, attempts + 1))
             return
-        report.num_written += out.append(result.trajectories)
-        report.stats.add(result.stats)
+        report.num_written += out.append(finished.result.trajectories)
+        report.stats.add(finished.result.stats)
 
 
 def final_label_counts(store: TrajectoryStore) -> dict[str, int]:

@@ -203,17 +203,16 @@ class _CritiqueThread(threading.Thread):
             yield traj
 
     def run(self) -> None:
-        import ray
-
-        from srft_ray.actors.critic_worker import start_critic_worker
         from srft_ray.critic.pool import CritiquePool
+        from srft_ray.registry import actor_factory
 
         cfg = self.ctx.config
+        start_critic_worker = actor_factory("critic_worker")
         pool = None
         try:
             pool = CritiquePool(
                 cfg.critique,
-                lambda slot: start_critic_worker(
+                lambda n: start_critic_worker(
                     cfg.critic, num_cpus=cfg.critic_num_cpus, num_gpus=cfg.critic_num_gpus
                 ),
             )
@@ -236,8 +235,8 @@ class _CritiqueThread(threading.Thread):
             self.error = exc
             fail_stage(self.ctx, self.stage, exc)
         finally:
-            for worker in pool.workers if pool else []:
-                ray.kill(worker)
+            if pool is not None:
+                pool.close()
 
 
 # ----------------------------------------------------------------------------- train

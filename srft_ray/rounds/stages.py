@@ -31,23 +31,34 @@ class PolicyEngines:
     kept across that boundary and released only before training (which needs the accelerator).
     """
 
-    def __init__(self, engine: EngineConfig, *, num_cpus: float, num_gpus: float):
+    def __init__(
+        self,
+        engine: EngineConfig,
+        *,
+        num_cpus: float,
+        num_gpus: float,
+        start_engine: Callable[..., Any] | None = None,
+    ):
+        """`start_engine(config, num_cpus=, num_gpus=)` starts one engine actor (default: the
+        EngineActor that srft_ray.registry.ACTOR_FACTORIES names)."""
         self.engine_config = engine
         self.num_cpus, self.num_gpus = num_cpus, num_gpus
+        self.start_engine = start_engine
         self.actor: Any = None
         self.model = ""
 
     def get(self, model_path: str | Path, log: Log = print) -> Any:
         import ray
 
-        from srft_ray.actors.engine import start_engine_actor
+        from srft_ray.registry import actor_factory
 
         if self.actor is not None and self.model == str(model_path):
             return self.actor
         self.release()
         started = time.monotonic()
         config = replace(self.engine_config, model=str(model_path))
-        actor = start_engine_actor(config, num_cpus=self.num_cpus, num_gpus=self.num_gpus)
+        start_engine = self.start_engine or actor_factory("engine")
+        actor = start_engine(config, num_cpus=self.num_cpus, num_gpus=self.num_gpus)
         ray.get(actor.stats.remote())  # wait until the engine is up; errors surface here
         self.actor, self.model = actor, str(model_path)
         log(f"[engine] policy engine up in {time.monotonic() - started:.0f}s: {model_path}")

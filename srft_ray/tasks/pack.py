@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srft_ray.data.model import DataError, Task
-from srft_ray.tasks.source import SOURCES, git, load_tasks
+from srft_ray.tasks.git_command import git
+from srft_ray.tasks.rows import load_tasks
 
 EMBEDDED_PACK_DIR = Path(__file__).resolve().parent.parent / "task_pack"
 _SKIP_NAMES = {"__pycache__", ".pytest_cache", ".git", ".ruff_cache"}
@@ -153,6 +154,3 @@ class TaskPack:
 def embedded_pack() -> TaskPack:
     """The task pack shipped inside the package."""
     return TaskPack(PackConfig())
-
-
-SOURCES["embedded"] = embedded_pack

@@ -38,7 +38,7 @@ def test_scripted_round_streams_and_resumes(ray_cluster, tasks, tmp_path):
     assert len(store.parts()) == 6  # appended one by one as episodes finished
     assert store.is_complete()
     trajs = store.read_all()
-    planned = sum(scripted_teacher(t, seed=0).will_resolve for t in tasks[:6])
+    planned = sum(scripted_teacher(t, seed=0, round_index=1).will_resolve for t in tasks[:6])
     assert summary.num_resolved == planned == sum(bool(t.outcome.resolved) for t in trajs)
     assert all(t.provenance.round == 1 and t.provenance.config_hash for t in trajs)
     assert all(s.labels and s.labels[0].source == "scripted" for t in trajs for s in t.steps)
