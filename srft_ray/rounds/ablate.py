@@ -1,179 +1,485 @@
-"""`srft ablate RUN_DIR`: RFT vs SRFT vs no-filter, trained on the same labelled data.
+"""`srft ablate RUN_DIR`: base vs no-filter vs RFT vs SRFT, on equal budgets, with intervals.
 
-Reads the run's config (run.json) and the labelled stores of its rounds, trains one policy per
-method from the base model with everything else equal, evaluates each (and the base model) on
-the same held-out tasks, prints the comparison table the paper reports and writes
-RUN_DIR/ablate/results.json. Each method keeps its own folder under RUN_DIR/ablate/<method>/;
-a method whose result is already written for the same inputs is not redone.
+Every trained arm starts from the base model, reads the SAME collected-and-critiqued
+trajectories of the run's rounds, and trains with the same optimizer steps, packed-row size
+and schedule (train.max_steps x train.tokens_per_micro_batch; epochs follow from the data and
+are reported). Every arm is evaluated on the same held-out tasks, whose repositories never occur
+in the training data (checked), with k samples per task; a failed episode counts as unresolved.
+
+Arms: base (untrained); all (every step trained); rft (resolved trajectories only); srft once per
+label source (scripted ground truth, rules, critic, critic_or_rules: srft_ray.rounds.label_variants);
+optionally srft on ground truth corrupted to a target label F1 (the label-quality curve) and every
+method on the first N trajectories (the data-size curve). Trained arms run once per seed.
+Each arm keeps a folder under RUN_DIR/ablate/; one whose result is stale (other inputs) or
+partial (no result.json) is cleared and redone, never mixed in.
 
     srft ablate runs/embedded
-    srft ablate runs/embedded --methods rft,srft --rounds 0 train.max_steps=4
+    srft ablate runs/embedded --methods base,rft,srft --seeds 0,1,2 --samples 2 --out ab.json
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import json
+import hashlib
 import shutil
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from srft_ray.config import ConfigError, load_config, to_dict
-from srft_ray.data.model import DataError
+from srft_ray.data.model import DataError, Task, Trajectory
 from srft_ray.data.store import TrajectoryStore
+from srft_ray.rounds import stats
 from srft_ray.rounds.config import LoopConfig, split_tasks
 from srft_ray.rounds.hashing import checkpoint_hash, dataset_hash, json_hash, write_json_atomic
+from srft_ray.rounds.label_variants import (
+    VARIANT_SOURCES,
+    corrupt,
+    label_f1,
+    variant_labels,
+    with_labels,
+)
 from srft_ray.rounds.run_manifest import RunManifest
 
-METHODS = ("base", "rft", "srft", "all")
-"""base: the starting model untrained; rft: resolved trajectories only; srft: bad steps masked;
-all: every step of every trajectory trained (the no-filter baseline)."""
+METHODS = ("base", "all", "rft", "srft")
+LABEL_VARIANTS = ("scripted", "rules", "critic", "critic_or_rules")
+
+
+@dataclass(kw_only=True)
+class AblateConfig:
+    """Which arms to run, how many seeds and samples, and the two curves."""
+
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    label_sources: list[str] = field(default_factory=lambda: list(LABEL_VARIANTS))
+    """SRFT arms: one per label source."""
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    """Training seeds (data order and initialisation of each trained arm)."""
+    samples_per_task: int = 2
+    """k episodes per held-out task and arm."""
+    temperature: float = 0.7
+    """Sampling temperature of the k evaluation samples."""
+    label_f1: list[float] = field(default_factory=list)
+    """Label-quality curve: SRFT on scripted labels corrupted to these F1 values."""
+    data_sizes: list[int] = field(default_factory=list)
+    """Data-size curve: train on the first N trajectories (a nested, seeded subset)."""
+    data_curve_methods: list[str] = field(default_factory=lambda: ["all", "rft", "srft"])
+    curve_seeds: list[int] = field(default_factory=lambda: [0])
+    """Seeds of the curve arms (the main table uses `seeds`)."""
+    srft_label_source: str = "scripted"
+    """The label source of SRFT in the data-size curve and of the pairs named plain "srft"."""
+    keep_exports: bool = False
+    """Keep each arm's exported weights (about 0.5 GB each) after it is evaluated."""
+
+
+@dataclass(kw_only=True, frozen=True)
+class Arm:
+    """One trained-and-evaluated configuration (or the base model when mode is "")."""
+
+    name: str
+    mode: str = ""
+    variant: str = ""
+    """Label source of an srft arm; "corrupt" with target_f1."""
+    target_f1: float | None = None
+    num_trajectories: int = 0
+    """0: all collected trajectories."""
+    seed: int = 0
+
+    @property
+    def folder(self) -> str:
+        return f"{self.name}/seed-{self.seed}".replace("[", "_").replace("]", "").replace("=", "")
+
+
+def plan_arms(cfg: AblateConfig) -> list[Arm]:
+    """Every arm the config asks for; curve arms that equal a main arm are not repeated."""
+    arms: list[Arm] = []
+    for method in cfg.methods:
+        if method == "base":
+            arms.append(Arm(name="base"))
+            continue
+        variants = cfg.label_sources if method == "srft" else [""]
+        for variant in variants:
+            name = f"srft[{variant}]" if method == "srft" else method
+            arms += [Arm(name=name, mode=method, variant=variant, seed=s) for s in cfg.seeds]
+    for f1 in cfg.label_f1:
+        name = f"srft[f1={f1:g}]"
+        arms += [
+            Arm(name=name, mode="srft", variant="corrupt", target_f1=f1, seed=s)
+            for s in cfg.curve_seeds
+        ]
+    for size in cfg.data_sizes:
+        for method in cfg.data_curve_methods:
+            variant = cfg.srft_label_source if method == "srft" else ""
+            name = (f"srft[{variant}]" if method == "srft" else method) + f"@n={size}"
+            arms += [
+                Arm(name=name, mode=method, variant=variant, num_trajectories=size, seed=s)
+                for s in cfg.curve_seeds
+            ]
+    seen, unique = set(), []
+    for arm in arms:
+        if arm not in seen:
+            seen.add(arm)
+            unique.append(arm)
+    return unique
+
+
+def nested_subset(trajs: list[Trajectory], size: int) -> list[Trajectory]:
+    """The first `size` trajectories in a fixed hashed order: smaller sets nest in larger ones."""
+    ordered = sorted(trajs, key=lambda t: hashlib.sha256(t.trajectory_id.encode()).hexdigest())
+    return ordered[:size] if size else ordered
+
+
+def arm_data(arm: Arm, trajs: list[Trajectory], out: Path) -> tuple[Path, dict[str, Any]]:
+    """Write the arm's training store (its label variant applied); returns (dir, facts)."""
+    chosen = nested_subset(trajs, arm.num_trajectories)
+    facts: dict[str, Any] = {"num_trajectories": len(chosen)}
+    facts["num_resolved"] = sum(bool(t.outcome.resolved) for t in chosen)
+    if arm.mode == "srft":
+        if arm.variant == "corrupt":
+            truth = [variant_labels(t, "scripted") for t in chosen]
+            labels, achieved = corrupt(truth, arm.target_f1 or 1.0, seed=arm.seed)
+            source, facts["label_f1"] = "scripted", round(achieved, 4)
+        else:
+            labels = [variant_labels(t, arm.variant) for t in chosen]
+            source = VARIANT_SOURCES[arm.variant]
+            truth = [variant_labels(t, "scripted") for t in chosen]
+            if all(lab != "unknown" for steps in truth for lab in steps):
+                facts["label_f1"] = round(label_f1(truth, labels), 4)
+        chosen = [
+            with_labels(t, lab, source=source, model=f"ablate:{arm.name}")
+            for t, lab in zip(chosen, labels, strict=True)
+        ]
+        facts["num_bad_steps"] = sum(lab == "bad" for steps in labels for lab in steps)
+        facts["label_sources"] = [source]
+    store = TrajectoryStore(out)
+    store.append(chosen)
+    return out, facts
+
+
+def check_disjoint(trajs: list[Trajectory], eval_tasks: list[Task], tasks: dict[str, Task]) -> None:
+    """Training and evaluation share no instance and no repository."""
+    train_ids = {t.instance_id for t in trajs}
+    eval_ids = {t.instance_id for t in eval_tasks}
+    if train_ids & eval_ids:
+        raise DataError(f"held-out tasks were trained on: {sorted(train_ids & eval_ids)[:5]}")
+    train_repos = {tasks[i].repo for i in train_ids if i in tasks}
+    shared = train_repos & {t.repo for t in eval_tasks}
+    if shared:
+        raise DataError(
+            f"held-out repositories occur in the training data: {sorted(shared)[:5]} "
+            "(use tasks.split_by=repo)"
+        )
+
+
+def outcomes_of(store: TrajectoryStore, tasks: list[Task], k: int) -> dict[str, list[bool]]:
+    """instance_id -> k resolved flags; a sample with no trajectory (it failed) is False."""
+    from srft_ray.rounds.evaluation import resolve_metrics
+
+    return resolve_metrics(store, tasks, k)["outcomes"]
 
 
 def ablate(
     run_dir: Path,
     config: LoopConfig,
+    cfg: AblateConfig,
     *,
-    methods: list[str],
     rounds: list[int] | None = None,
     log=print,
 ) -> dict[str, Any]:
-    """Train and evaluate each method; returns {"methods": {name: row}, ...} (also written)."""
+    """Run every arm (resuming finished ones); returns the results (also written)."""
     from srft_ray.model_prep import prepare_model
     from srft_ray.ray_cluster import init_ray
-    from srft_ray.rounds.evaluation import evaluate_policy
-    from srft_ray.rounds.loop import PolicyEngines, run_training_stage
+    from srft_ray.rounds.stages import PolicyEngines
     from srft_ray.tasks.source import load_task_source
-    from srft_ray.train.data import TrainDataError
 
+    started = time.monotonic()
     run = RunManifest.load(run_dir)
     indices = rounds if rounds is not None else run.round_indices()
-    data = [
-        str(m.paths.labelled)
+    stores = [
+        m.paths.labelled
         for m in run.rounds()
         if m.round_index in indices and any(m.paths.labelled.glob("part-*.parquet"))
     ]
-    if not data:
+    if not stores:
         raise DataError(f"{run_dir}: no labelled data in rounds {indices} (run `srft run` first)")
+    trajs = [t for s in stores for t in TrajectoryStore(s)]
     source = load_task_source(config.tasks.source, repos_dir=config.tasks.repos_dir)
-    _, eval_tasks = split_tasks(source.tasks(), config.tasks)
+    all_tasks = source.tasks()
+    _, eval_tasks = split_tasks(all_tasks, config.tasks)
+    check_disjoint(trajs, eval_tasks, {t.instance_id: t for t in all_tasks})
     base = str(Path(config.train.model_path or prepare_model(quiet=True)).resolve())
     init_ray(config.ray)
     out_root = Path(run_dir) / "ablate"
+    evaluate = replace(
+        config.evaluate, samples_per_task=cfg.samples_per_task, temperature=cfg.temperature
+    )
     common = {
-        "data": json_hash({d: dataset_hash(d) for d in data}),
+        "data": json_hash({str(s): dataset_hash(s) for s in stores}),
         "base": checkpoint_hash(base),
-        "evaluate": json_hash(to_dict(config.evaluate)),
+        "evaluate": json_hash(to_dict(evaluate)),
         "tasks": json_hash(sorted(t.instance_id for t in eval_tasks)),
     }
-    log(f"[ablate] {len(data)} labelled store(s), {len(eval_tasks)} held-out tasks: {methods}")
+    arms = plan_arms(cfg)
+    log(
+        f"[ablate] {len(trajs)} trajectories ({sum(bool(t.outcome.resolved) for t in trajs)} "
+        f"resolved), {len(eval_tasks)} held-out tasks x {cfg.samples_per_task} samples, "
+        f"{len(arms)} arms"
+    )
     engines = PolicyEngines(
         config.collect.episode.policy.engine,
         num_cpus=config.policy_engine_num_cpus,
         num_gpus=config.policy_engine_num_gpus,
     )
-    rows: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
     try:
-        for method in methods:
-            folder = out_root / method
-            train_config = replace(
-                config.train,
-                mode=method if method != "base" else config.train.mode,
-                model_path=base,
-                dataset_dirs=data,
-                output_dir=str(folder / "export"),
-                # as in the loop: optimizer-state checkpoints only when asked for
-                checkpoint_dir=str(folder / "checkpoint") if config.train.checkpoint_every else "",
+        for number, arm in enumerate(arms, start=1):
+            arm_started = time.monotonic()
+            row = run_arm(
+                arm, config, evaluate, common, base, trajs, eval_tasks, out_root, engines, cfg, log
             )
-            inputs = {
-                **common,
-                "train": json_hash(to_dict(train_config)) if method != "base" else "",
-            }
-            result_file = folder / "result.json"
-            if result_file.exists():
-                done = json.loads(result_file.read_text())
-                if done.get("inputs") == inputs:
-                    log(f"[ablate] {method}: done earlier on the same inputs, skipped")
-                    rows[method] = done["row"]
-                    continue
-                shutil.rmtree(folder)
-            started = time.monotonic()
-            row: dict[str, Any] = {"method": method}
-            policy = base
-            if method != "base":
-                engines.release()
-                log(f"[ablate] {method}: training from {Path(base).name}")
-                try:
-                    row.update(
-                        run_training_stage(config, train_config, folder / "train" / "metrics.jsonl")
-                    )
-                    policy = train_config.output_dir
-                except TrainDataError as exc:  # e.g. RFT when nothing resolved: say so, go on
-                    log(f"[ablate] {method}: nothing to train on: {exc}")
-                    row.update(error=str(exc))
-                    policy = ""
-            if policy:
-                log(f"[ablate] {method}: evaluating {Path(policy).name}")
-                row.update(
-                    evaluate_policy(
-                        config.evaluate,
-                        policy,
-                        eval_tasks,
-                        TrajectoryStore(folder / "eval"),
-                        source=config.tasks.source,
-                        engine=engines.get(policy, log),
-                        log=log,
-                    )
-                )
-            row["wall_s"] = round(time.monotonic() - started, 1)
-            write_json_atomic(result_file, {"inputs": inputs, "row": row})
-            rows[method] = row
+            rows.append(row)
+            log(
+                f"[ablate] {number}/{len(arms)} {arm.name} seed {arm.seed}: resolved "
+                f"{row['num_resolved']}/{row['num_episodes']} "
+                f"({time.monotonic() - arm_started:.0f}s)"
+            )
     finally:
         engines.release()
-    results = {
-        "run_dir": str(run_dir),
-        "datasets": data,
-        "eval_tasks": [t.instance_id for t in eval_tasks],
-        "methods": rows,
-    }
+    results = summarize(rows, cfg, eval_tasks)
+    results.update(
+        run_dir=str(run_dir),
+        datasets=[str(s) for s in stores],
+        eval_tasks=[t.instance_id for t in eval_tasks],
+        eval_repos=sorted({t.repo for t in eval_tasks}),
+        wall_s=round(time.monotonic() - started, 1),
+    )
     write_json_atomic(out_root / "results.json", results)
     return results
 
 
+def run_arm(arm, config, evaluate, common, base, trajs, eval_tasks, out_root, engines, cfg, log):
+    """Train (unless base) and evaluate one arm, or reuse its finished result."""
+    from srft_ray.rounds.evaluation import evaluate_policy
+    from srft_ray.rounds.hashing import read_json
+    from srft_ray.rounds.loop import run_training_stage
+    from srft_ray.train.data import TrainDataError
+
+    folder = out_root / arm.folder
+    inputs = {**common, "arm": json_hash(to_dict(arm))}
+    if arm.mode:
+        inputs["train"] = json_hash(to_dict(config.train))
+    result_file = folder / "result.json"
+    if result_file.exists():
+        done = read_json(result_file, "ablation result")
+        if done.get("inputs") == inputs:
+            return done["row"]
+    if folder.exists():  # stale or partial: never mixed in
+        shutil.rmtree(folder)
+    row: dict[str, Any] = {"arm": arm.name, "seed": arm.seed, "mode": arm.mode or "base"}
+    policy = base
+    if arm.mode:
+        data_dir, facts = arm_data(arm, trajs, folder / "data")
+        row.update(facts)
+        train_config = replace(
+            config.train,
+            mode=arm.mode,
+            seed=arm.seed,
+            model_path=base,
+            dataset_dirs=[str(data_dir)],
+            label_sources=facts.get("label_sources", list(config.train.label_sources)),
+            output_dir=str(folder / "export"),
+            checkpoint_dir=str(folder / "checkpoint") if config.train.checkpoint_every else "",
+        )
+        try:
+            row.update(run_training_stage(config, train_config, folder / "train-metrics.jsonl"))
+            policy = train_config.output_dir
+        except TrainDataError as exc:  # e.g. rft with nothing resolved: counted, unresolved
+            log(f"[ablate] {arm.name}: nothing to train on: {exc}")
+            row["error"], policy = str(exc), ""
+    outcomes = {t.instance_id: [False] * cfg.samples_per_task for t in eval_tasks}
+    if policy:
+        metrics = evaluate_policy(
+            evaluate,
+            policy,
+            eval_tasks,
+            TrajectoryStore(folder / "eval"),
+            round_index=arm.seed,
+            source=config.tasks.source,
+            engine=_engine_for(engines, policy),
+            log=lambda line: None,
+        )
+        row["num_failed_episodes"] = metrics.get("num_failed_episodes", 0)
+        outcomes = outcomes_of(TrajectoryStore(folder / "eval"), eval_tasks, cfg.samples_per_task)
+    row["outcomes"] = outcomes
+    row["num_episodes"] = sum(len(v) for v in outcomes.values())
+    row["num_resolved"] = sum(sum(v) for v in outcomes.values())
+    if arm.mode and not cfg.keep_exports:
+        for weights in (folder / "export").glob("*.safetensors"):
+            weights.unlink()
+    write_json_atomic(result_file, {"inputs": inputs, "row": row})
+    return row
+
+
+def _engine_for(engines, policy: str):
+    """The policy engine serving `policy`: an idle engine reloads the new weights in place
+    (seconds) instead of a new actor being started for every arm."""
+    import ray
+
+    if engines.actor is not None and engines.model != str(policy):
+        ray.get(engines.actor.reload.remote(str(policy)))
+        engines.model = str(policy)
+    return engines.get(policy, lambda line: None)
+
+
+def summarize(
+    rows: list[dict[str, Any]], cfg: AblateConfig, eval_tasks: list[Task]
+) -> dict[str, Any]:
+    """Per arm name: rate, CI over tasks and seeds, budget; pairs; the two curves."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = by_name.setdefault(row["arm"], {"outcomes": {}, "rows": []})
+        entry["outcomes"][str(row["seed"])] = row["outcomes"]
+        entry["rows"].append(row)
+    methods: dict[str, Any] = {}
+    for name, entry in by_name.items():
+        rate, ci = stats.resolve_rate_ci(entry["outcomes"])
+        trained = [r for r in entry["rows"] if r["mode"] != "base"]
+        methods[name] = {
+            "resolve_rate": round(rate, 4),
+            "ci95": [round(ci[0], 4), round(ci[1], 4)],
+            "num_tasks": len(eval_tasks),
+            "num_episodes": stats.num_episodes(entry["outcomes"]),
+            "num_seeds": len(entry["outcomes"]),
+            "trained_tokens": _mean(trained, "num_trained_tokens"),
+            "tokens": _mean(trained, "num_tokens"),
+            "optimizer_steps": _mean(trained, "num_optimizer_steps"),
+            "epochs": _mean(trained, "epochs"),
+            "num_trajectories": _mean(trained, "num_trajectories"),
+            "label_f1": _mean(trained, "label_f1"),
+            "num_failed_episodes": sum(r.get("num_failed_episodes", 0) for r in entry["rows"]),
+            "errors": [r["error"] for r in entry["rows"] if r.get("error")],
+        }
+    default_srft = f"srft[{cfg.srft_label_source}]"
+    pairs: dict[str, Any] = {}
+    main = [n for n in methods if "@" not in n and "f1=" not in n]
+    for a in main:
+        for b in main:
+            if a != b and _order(a) > _order(b):
+                key = f"{a}-vs-{b}".replace(default_srft, "srft")
+                pairs[key] = _rounded(
+                    stats.paired_comparison(by_name[a]["outcomes"], by_name[b]["outcomes"])
+                )
+    curve = [
+        {
+            "label_f1": methods[n]["label_f1"],
+            "resolve_rate": methods[n]["resolve_rate"],
+            "ci95": methods[n]["ci95"],
+            "method": n,
+        }
+        for n in methods
+        if "f1=" in n or n == default_srft
+    ]
+    data_curve = []
+    for n, m in methods.items():
+        if "@n=" in n:
+            method, size = n.split("@n=")
+            data_curve.append(
+                {
+                    "num_trajectories": int(size),
+                    "method": method.replace(default_srft, "srft"),
+                    "resolve_rate": m["resolve_rate"],
+                    "ci95": m["ci95"],
+                }
+            )
+    return {
+        "methods": methods,
+        "pairs": pairs,
+        "curve": sorted(curve, key=lambda c: c["label_f1"] or 0.0),
+        "data_curve": sorted(data_curve, key=lambda c: (c["method"], c["num_trajectories"])),
+    }
+
+
+def _order(name: str) -> int:
+    """base < all < rft < srft[...]: a pair reads "more filtering vs less"."""
+    fixed = {"base": 0, "all": 1, "rft": 2}
+    if name in fixed:
+        return fixed[name]
+    variant = name.removeprefix("srft[").removesuffix("]")
+    return 3 + LABEL_VARIANTS.index(variant) if variant in LABEL_VARIANTS else 9
+
+
+def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def _rounded(pair: dict[str, Any]) -> dict[str, Any]:
+    out = dict(pair)
+    out["diff"] = round(out["diff"], 4)
+    out["ci95"] = [round(v, 4) for v in out["ci95"]]
+    out["p"] = round(out["p"], 4)
+    return out
+
+
 def format_table(results: dict[str, Any]) -> str:
-    """Resolved rate per method, with trained tokens and masked steps (the paper's comparison)."""
-    header = f"{'method':<6}  {'resolved':>12}  {'trained tokens':>16}  {'masked steps':>12}  note"
+    """Resolve rate with its 95% interval per arm, then the paired differences."""
+    header = (
+        f"{'method':<22} {'resolved':>7} {'95% CI':>15} {'episodes':>8} {'steps':>6} "
+        f"{'trained tok':>11} {'epochs':>6} {'label F1':>8}"
+    )
     lines = [header, "-" * len(header)]
-    for method, row in results["methods"].items():
-        if "num_tasks" in row:
-            resolved = f"{row['num_resolved']}/{row['num_tasks']} {row['resolve_rate']:.0%}"
-        else:
-            resolved = "n/a"
-        if method == "base":
-            tokens, masked = "-", "-"
-        else:
-            tokens = f"{row.get('num_trained_tokens', 0)}/{row.get('num_tokens', 0)}"
-            masked = str(row.get("num_masked_steps", "-"))
-        note = row.get("error", "")[:60]
-        lines.append(f"{method:<6}  {resolved:>12}  {tokens:>16}  {masked:>12}  {note}".rstrip())
+    for name, m in results["methods"].items():
+        ci = f"[{m['ci95'][0]:.2f}, {m['ci95'][1]:.2f}]"
+        steps = "-" if m["optimizer_steps"] is None else f"{m['optimizer_steps']:.0f}"
+        tokens = "-" if m["trained_tokens"] is None else f"{m['trained_tokens']:.0f}"
+        epochs = "-" if m["epochs"] is None else f"{m['epochs']:.1f}"
+        f1 = "-" if m["label_f1"] is None else f"{m['label_f1']:.2f}"
+        lines.append(
+            f"{name:<22} {m['resolve_rate']:>7.1%} {ci:>15} {m['num_episodes']:>8} {steps:>6} "
+            f"{tokens:>11} {epochs:>6} {f1:>8}"
+        )
+    if results["pairs"]:
+        lines += ["", f"{'pair':<34} {'diff':>7} {'95% CI':>17} {'p':>6}"]
+        for key, p in results["pairs"].items():
+            ci = f"[{p['ci95'][0]:+.2f}, {p['ci95'][1]:+.2f}]"
+            lines.append(f"{key:<34} {p['diff']:>+7.3f} {ci:>17} {p['p']:>6.3f}")
     return "\n".join(lines)
+
+
+def _list(text: str, kind=str) -> list:
+    return [kind(x.strip()) for x in text.split(",") if x.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="srft ablate", description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", help="a run directory written by `srft run`")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"subset of {METHODS}")
+    parser.add_argument("--label-sources", default=",".join(LABEL_VARIANTS))
+    parser.add_argument("--seeds", default="0,1,2", help="training seeds")
+    parser.add_argument("--samples", type=int, default=2, help="episodes per held-out task")
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--label-f1", default="", help="label-quality curve, e.g. 0.74,0.5")
+    parser.add_argument("--data-sizes", default="", help="data-size curve, e.g. 25,50,100")
     parser.add_argument("--rounds", default="", help="rounds whose data to use (default: all)")
+    parser.add_argument("--out", default="", help="also write the results JSON here")
     parser.add_argument("overrides", nargs="*", help="key.path=value overrides of the run config")
     args = parser.parse_args(argv)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown:
-        print(f"srft ablate: --methods: unknown {unknown}; choose from {METHODS}", file=sys.stderr)
+    cfg = AblateConfig(
+        methods=_list(args.methods),
+        label_sources=_list(args.label_sources),
+        seeds=_list(args.seeds, int),
+        samples_per_task=args.samples,
+        temperature=args.temperature,
+        label_f1=_list(args.label_f1, float),
+        data_sizes=_list(args.data_sizes, int),
+    )
+    bad = sorted(set(cfg.methods) - set(METHODS)) + sorted(
+        set(cfg.label_sources) - set(LABEL_VARIANTS)
+    )
+    if bad:
+        print(f"srft ablate: unknown method or label source {bad}", file=sys.stderr)
         return 2
     try:
         run = RunManifest.load(args.run_dir)
@@ -181,12 +487,16 @@ def main(argv: list[str] | None = None) -> int:
         base.pop("run_dir", None)
         config = load_config(LoopConfig, [], args.overrides, base=base)
         rounds = [int(r) for r in args.rounds.split(",") if r.strip()] or None
-        results = ablate(Path(args.run_dir).resolve(), config, methods=methods, rounds=rounds)
+        results = ablate(Path(args.run_dir).resolve(), config, cfg, rounds=rounds)
     except (ConfigError, DataError, ValueError) as exc:
         print(f"srft ablate: {exc}", file=sys.stderr)
         return 2
     print(format_table(results))
-    print(f"wrote {Path(args.run_dir) / 'ablate' / 'results.json'}")
+    written = Path(args.run_dir) / "ablate" / "results.json"
+    if args.out:
+        write_json_atomic(args.out, results)
+        written = Path(args.out)
+    print(f"wrote {written}")
     return 0
 
 

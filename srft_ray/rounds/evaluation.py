@@ -38,21 +38,32 @@ def eval_collect_config(
     )
 
 
-def resolve_metrics(store: TrajectoryStore, tasks: list[Task]) -> dict[str, Any]:
-    """Resolve rate over the store's trajectories of `tasks` (a task counts once per sample)."""
-    wanted = {t.instance_id for t in tasks}
-    trajs = [t for t in store if t.instance_id in wanted]
-    resolved = sum(bool(t.outcome.resolved) for t in trajs)
-    per_task: dict[str, bool] = {}
-    for traj in trajs:
-        per_task[traj.instance_id] = per_task.get(traj.instance_id, False) or bool(
-            traj.outcome.resolved
-        )
+def resolve_metrics(
+    store: TrajectoryStore, tasks: list[Task], samples_per_task: int = 1
+) -> dict[str, Any]:
+    """Resolve rate over every (task, sample) episode asked for, with a 95% bootstrap interval
+    over tasks; an episode that failed (no trajectory) counts as unresolved."""
+    from srft_ray.rounds.stats import resolve_rate_ci
+
+    found: dict[tuple[str, int], bool] = {}
+    for traj in store:
+        sample = int(traj.trajectory_id.rsplit("/", 1)[-1])
+        found[(traj.instance_id, sample)] = bool(traj.outcome.resolved)
+    outcomes = {
+        t.instance_id: [found.get((t.instance_id, i), False) for i in range(samples_per_task)]
+        for t in tasks
+    }
+    num_episodes = sum(len(v) for v in outcomes.values())
+    resolved = sum(sum(v) for v in outcomes.values())
+    rate, ci = resolve_rate_ci({"0": outcomes}) if tasks else (0.0, (0.0, 0.0))
     return {
-        "num_tasks": len(trajs),
+        "num_tasks": len(tasks),
+        "num_episodes": num_episodes,
         "num_resolved": resolved,
-        "resolve_rate": resolved / len(trajs) if trajs else 0.0,
-        "resolved_ids": sorted(i for i, ok in per_task.items() if ok),
+        "resolve_rate": resolved / num_episodes if num_episodes else 0.0,
+        "ci95": [round(ci[0], 4), round(ci[1], 4)],
+        "resolved_ids": sorted(i for i, v in outcomes.items() if any(v)),
+        "outcomes": outcomes,
     }
 
 
@@ -78,6 +89,6 @@ def evaluate_policy(
         engine=engine,
         log=lambda line: log(line.replace("[collect]", "[evaluate]", 1)),
     )
-    metrics = resolve_metrics(store, tasks)
+    metrics = resolve_metrics(store, tasks, config.samples_per_task)
     metrics["num_failed_episodes"] = summary.num_failed
     return metrics

@@ -165,7 +165,7 @@ def _percent(part: Any, whole: Any) -> str:
     return f"{part}/{whole} ({part / whole:.1%})"
 
 
-def _stage_line(name: str, metrics: dict[str, Any], first_loss: float | None) -> str:
+def stage_line(name: str, metrics: dict[str, Any], first_loss: float | None) -> str:
     if name == "collect":
         return "trajectories {}, resolved {}".format(
             metrics.get("num_trajectories", "n/a"),
@@ -187,7 +187,10 @@ def _stage_line(name: str, metrics: dict[str, Any], first_loss: float | None) ->
             loss_text = f"{first_loss:.4g} -> {loss:.4g}"
         share_text = "n/a" if share is None else f"{share:.1%}"
         return f"trained-token share {share_text}, loss {loss_text}"
-    return "resolve rate {}".format(_percent(metrics.get("num_resolved"), metrics.get("num_tasks")))
+    episodes = metrics.get("num_episodes", metrics.get("num_tasks"))
+    line = "resolve rate {}".format(_percent(metrics.get("num_resolved"), episodes))
+    ci = metrics.get("ci95")
+    return line + (f" (95% CI {ci[0]:.0%}-{ci[1]:.0%})" if ci else "")
 
 
 def format_round_summary(manifest: Any) -> str:
@@ -205,7 +208,7 @@ def format_round_summary(manifest: Any) -> str:
         rec = manifest.stages[name]
         wall = rec.wall_s
         total_wall += wall
-        detail = _stage_line(name, rec.metrics, first_loss) if rec.metrics else ""
+        detail = stage_line(name, rec.metrics, first_loss) if rec.metrics else ""
         if rec.status == "failed":
             detail = f"FAILED: {rec.error.splitlines()[-1] if rec.error else '?'}"
         attempts = f" ({len(rec.attempts)} attempts)" if len(rec.attempts) > 1 else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -93,7 +94,8 @@ def load_round(manifest: RoundManifest, max_trajectories: int) -> RoundData:
     data.collect_resolved = _resolved(paths.collected)
     evaluate = stages["evaluate"].metrics
     if "num_tasks" in evaluate and "num_resolved" in evaluate:
-        data.eval_resolved = (int(evaluate["num_resolved"]), int(evaluate["num_tasks"]))
+        episodes = evaluate.get("num_episodes", evaluate["num_tasks"])  # older runs: per task
+        data.eval_resolved = (int(evaluate["num_resolved"]), int(episodes))
     else:
         data.eval_resolved = _resolved(paths.eval)
     records = read_train_metrics(paths.train_metrics)
@@ -192,12 +194,23 @@ def _rate(pair: tuple[int, int] | None) -> str:
     return f"{pair[0]}/{pair[1]} ({pair[0] / pair[1]:.0%})" if pair and pair[1] else "n/a"
 
 
-def _charts(rounds: list[RoundData]) -> list[str]:
+def base_resolved(run_dir: Path) -> tuple[int, int] | None:
+    """(resolved, episodes) of the untrained base model (RUN_DIR/base/result.json), if any."""
+    result = Path(run_dir) / "base" / "result.json"
+    if not result.exists():
+        return None
+    metrics = json.loads(result.read_text()).get("metrics", {})
+    return int(metrics.get("num_resolved", 0)), int(metrics.get("num_episodes", 0))
+
+
+def _charts(rounds: list[RoundData], base: tuple[int, int] | None = None) -> list[str]:
     names = [f"round {d.manifest.round_index}" for d in rounds]
     xs = [d.manifest.round_index for d in rounds]
 
     def rate_points(attr: str) -> list[tuple[float, float]]:
         pairs = [(x, getattr(d, attr)) for x, d in zip(xs, rounds, strict=True)]
+        if attr == "eval_resolved" and base:  # the base model sits at round -1
+            pairs.insert(0, (-1, base))
         return [(x, 100 * p[0] / p[1]) for x, p in pairs if p and p[1]]
 
     label_counts = [d.label_counts or {} for d in rounds]
@@ -332,8 +345,13 @@ def render_page(run: RunManifest, rounds: list[RoundData], out: Path, note: str)
     if note:
         parts.append(f"<p class=note>{escape(note)}</p>")
     parts += ["<h2>Rounds</h2>", _summary_table(rounds), "<div class=charts>"]
-    parts += _charts(rounds)
+    parts += _charts(rounds, base_resolved(run.run_dir))
     parts.append("</div>")
+    ablation = run.run_dir / "ablate" / "results.json"
+    if ablation.exists():
+        from srft_ray.rounds.ablation_report import ablation_section
+
+        parts += ablation_section(json.loads(ablation.read_text()))
     for data in rounds:
         parts.append(f"<h2>Round {data.manifest.round_index}</h2>")
         parts.append(f"<pre>{escape(format_round_summary(data.manifest))}</pre>")

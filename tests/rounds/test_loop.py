@@ -234,26 +234,43 @@ def _tasks_and_split():
 
 
 @pytest.mark.slow
-def test_ablate_compares_methods_on_the_same_data(resumed_run):
+def test_ablate_compares_methods_on_equal_budgets(resumed_run, tmp_path):
     from srft_ray.rounds.ablate import main
 
     run_dir = resumed_run["run_dir"]
     shutil.rmtree(run_dir / "ablate", ignore_errors=True)
+    partial = run_dir / "ablate" / "rft" / "seed-0"  # a crashed earlier attempt
+    partial.mkdir(parents=True)
+    (partial / "stale.txt").write_text("from an interrupted run")
+    out = tmp_path / "ablate.json"
     # The run's config (run.json) already names the session cluster's address.
-    code = main([str(run_dir), "--methods", "rft,srft", "--rounds", "0"])
-    assert code == 0
-    results = json.loads((run_dir / "ablate" / "results.json").read_text())
+    args = [str(run_dir), "--methods", "base,rft,srft", "--label-sources", "scripted,rules"]
+    args += ["--seeds", "0", "--samples", "2", "--rounds", "0", "--out", str(out)]
+    assert main(args) == 0
+    results = json.loads(out.read_text())
     rows = results["methods"]
-    assert set(rows) == {"rft", "srft"}
-    assert results["datasets"] == [str(run_dir / "round-000" / "labelled")]
-    for row in rows.values():
-        assert row["num_tasks"] == 1 and 0.0 <= row["resolve_rate"] <= 1.0
-    # Same data (the teacher resolved every train task), different filters: RFT trains every
-    # step of resolved trajectories, SRFT masks the steps the rules labelled bad.
-    assert rows["srft"]["num_masked_steps"] > rows["rft"]["num_masked_steps"] == 0
-    assert rows["rft"]["num_trained_tokens"] > rows["srft"]["num_trained_tokens"] > 0
-    assert rows["rft"]["num_tokens"] == rows["srft"]["num_tokens"]
-    assert (run_dir / "ablate" / "srft" / "export" / "model.safetensors").exists()
+    assert set(rows) == {"base", "rft", "srft[scripted]", "srft[rules]"}
+    assert not (partial / "stale.txt").exists()  # partial results are cleared, never mixed in
+    for name, row in rows.items():
+        # every sample of every held-out task is in the denominator, failed or not
+        assert row["num_tasks"] == 1 and row["num_episodes"] == 2, name
+        low, high = row["ci95"]
+        assert 0.0 <= low <= row["resolve_rate"] <= high <= 1.0
+    trained = [rows[n] for n in ("rft", "srft[scripted]", "srft[rules]")]
+    # equal budgets: the same optimizer steps, and the same packed rows per step
+    assert {r["optimizer_steps"] for r in trained} == {1}
+    assert all(r["trained_tokens"] > 0 and r["epochs"] > 0 for r in trained)
+    assert rows["base"]["optimizer_steps"] is None
+    for pair in ("srft-vs-rft", "rft-vs-base", "srft[rules]-vs-rft", "srft[rules]-vs-srft"):
+        assert set(results["pairs"][pair]) >= {"diff", "ci95", "p"}, pair
+    assert results["eval_repos"] and not set(results["eval_tasks"]) & {
+        t.instance_id for t in TrajectoryStore(run_dir / "round-000" / "labelled")
+    }
+    # a second call on the same inputs reuses every arm
+    started = time.monotonic()
+    assert main(args) == 0
+    assert time.monotonic() - started < 60
+    assert json.loads(out.read_text())["methods"] == rows
 
 
 @pytest.mark.slow

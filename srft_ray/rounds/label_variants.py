@@ -1,0 +1,92 @@
+"""The step labels each SRFT variant of the ablation trains with, derived from one critique.
+
+One collected-and-critiqued dataset serves every variant: each step already carries the
+teacher's ground truth (source "scripted"), the critic's raw verdict and the rule labels. A
+variant picks one of those per step (or corrupts the ground truth to a target F1) and writes a
+derived store whose every step carries exactly that one label, so what SRFT masks is explicit
+and inspectable (`srft view` works on it).
+
+Label corruption at F1 f: with B bad steps, flip round((1-f)B) bad steps to good (misses) and
+as many good steps to bad (false alarms). Then recall = precision = f, so F1 = f exactly up to
+rounding (fewer good steps than needed caps the false alarms; the achieved F1 is reported).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterable
+
+from srft_ray.critic.rules import combine, rule_labels
+from srft_ray.data.model import StepLabel, Trajectory
+
+VARIANT_SOURCES = {"scripted": "scripted", "rules": "rule", "critic": "critic"}
+VARIANT_SOURCES["critic_or_rules"] = "critic"
+COMBINED_PREFIX = "combined:"
+
+
+def _raw_critic(step) -> StepLabel | None:
+    raw = [
+        lab
+        for lab in step.labels
+        if lab.source == "critic" and not lab.model.startswith(COMBINED_PREFIX)
+    ]
+    return raw[0] if raw else None
+
+
+def variant_labels(traj: Trajectory, variant: str) -> list[str]:
+    """Per step: good / bad / unknown under `variant` (scripted, rules, critic, critic_or_rules)."""
+    if variant == "scripted":
+        found = [s.label_from("scripted") for s in traj.steps]
+        return [lab.label if lab else "unknown" for lab in found]
+    fired = rule_labels(traj)
+    if variant == "rules":
+        return [combine("rules", None, f) for f in fired]
+    if variant in ("critic", "critic_or_rules"):
+        return [combine(variant, _raw_critic(s), f) for s, f in zip(traj.steps, fired)]
+    raise ValueError(
+        f"unknown label variant {variant!r} (scripted, rules, critic, critic_or_rules)"
+    )
+
+
+def with_labels(traj: Trajectory, labels: list[str], *, source: str, model: str) -> Trajectory:
+    """A copy of `traj` whose steps carry exactly the given labels (one per step)."""
+    out = copy.deepcopy(traj)
+    for step, label in zip(out.steps, labels, strict=True):
+        step.labels = [StepLabel(label=label, source=source, model=model)]
+    return out
+
+
+def corrupt(
+    labels: list[list[str]], target_f1: float, *, seed: int
+) -> tuple[list[list[str]], float]:
+    """Flip ground-truth labels (per trajectory, per step) so bad-step F1 is `target_f1`."""
+    if not 0.0 < target_f1 <= 1.0:
+        raise ValueError(f"target F1 must be in (0, 1], got {target_f1}")
+    where_bad = [
+        (t, s) for t, steps in enumerate(labels) for s, lab in enumerate(steps) if lab == "bad"
+    ]
+    where_good = [
+        (t, s) for t, steps in enumerate(labels) for s, lab in enumerate(steps) if lab == "good"
+    ]
+    flips = round((1.0 - target_f1) * len(where_bad))
+    rng = random.Random(seed)
+    missed = rng.sample(where_bad, min(flips, len(where_bad)))
+    alarms = rng.sample(where_good, min(flips, len(where_good)))
+    out = [list(steps) for steps in labels]
+    for t, s in missed:
+        out[t][s] = "good"
+    for t, s in alarms:
+        out[t][s] = "bad"
+    return out, label_f1(labels, out)
+
+
+def label_f1(truth: Iterable[list[str]], predicted: Iterable[list[str]]) -> float:
+    """F1 of bad-step detection (unknown predictions count as good)."""
+    tp = fp = fn = 0
+    for t_steps, p_steps in zip(truth, predicted, strict=True):
+        for t, p in zip(t_steps, p_steps, strict=True):
+            tp += t == "bad" and p == "bad"
+            fp += t != "bad" and p == "bad"
+            fn += t == "bad" and p != "bad"
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
