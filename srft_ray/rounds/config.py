@@ -37,6 +37,9 @@ class TaskSplitConfig:
     """Share of tasks held out for evaluation, chosen by a stable hash of instance_id."""
     split_salt: str = "srft-heldout-v1"
     """Salt of that hash: change it to draw another (still stable) split."""
+    split_by: Literal["instance", "repo"] = "instance"
+    """instance: hold out tasks; repo: hold out whole repositories, so evaluation runs on
+    repositories that never occur in training (what a learning experiment needs)."""
     max_train_tasks: int = 0
     """Only the first N train-split tasks (0: all)."""
     max_eval_tasks: int = 0
@@ -95,6 +98,11 @@ class LoopConfig:
     train_use_gpu: bool = False
     train_cpus_per_worker: float = 1.0
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    last_stage: Literal["critique", "train", "evaluate"] = "evaluate"
+    """Stop each round after this stage: "critique" only collects and labels data (for
+    `srft ablate`, or to train elsewhere); rounds then all collect with the teacher or base."""
+    evaluate_base: bool = True
+    """Evaluate the untrained base model on the held-out tasks first (RUN_DIR/base/)."""
     policy_engine_num_cpus: float = 1.0
     policy_engine_num_gpus: float = 0.0
     ray: RayConfig = field(default_factory=RayConfig)
@@ -113,12 +121,14 @@ def split_tasks(tasks: list[Task], config: TaskSplitConfig) -> tuple[list[Task],
         raise ValueError(f"tasks.eval_fraction must be in [0, 1), got {config.eval_fraction}")
 
     def position(task: Task) -> float:
-        digest = hashlib.sha256(f"{config.split_salt}\0{task.instance_id}".encode()).digest()
+        key = task.repo if config.split_by == "repo" else task.instance_id
+        digest = hashlib.sha256(f"{config.split_salt}\0{key}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64
 
     held = [t for t in tasks if position(t) < config.eval_fraction]
-    if config.eval_fraction > 0 and not held:  # tiny packs: hold out at least one task
-        held = [min(tasks, key=position)]
+    if config.eval_fraction > 0 and not held:  # tiny packs: hold out at least one task (repo)
+        first = min(tasks, key=position)
+        held = [t for t in tasks if position(t) == position(first)]
     held_ids = {t.instance_id for t in held}
     train = [t for t in tasks if t.instance_id not in held_ids]
     if not train:

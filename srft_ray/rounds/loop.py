@@ -82,6 +82,8 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
     )
     policy = ctx.base_model
     try:
+        if config.evaluate_base:
+            evaluate_base(ctx)
         for index in range(config.num_rounds):
             round_started = time.monotonic()
             manifest = open_round(run, index)
@@ -101,8 +103,11 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
 def run_round(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     """One round; `policy` is the checkpoint to collect with. Returns the round's export."""
     collect_and_critique(ctx, manifest, policy)
+    if ctx.config.last_stage == "critique":
+        return policy
     export = train(ctx, manifest, policy)
-    evaluate(ctx, manifest, export)
+    if ctx.config.last_stage == "evaluate":
+        evaluate(ctx, manifest, export)
     return export
 
 
@@ -362,6 +367,45 @@ def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str
 
 
 # ----------------------------------------------------------------------------- evaluate
+
+
+def evaluate_base(ctx: RunContext) -> dict[str, Any]:
+    """The untrained base model on the held-out tasks: the point every round is measured from.
+
+    Kept in RUN_DIR/base/ (result.json + the eval store); redone only when the base weights,
+    the evaluation config or the held-out tasks change.
+    """
+    import shutil
+
+    from srft_ray.rounds.evaluation import evaluate_policy
+    from srft_ray.rounds.hashing import read_json, write_json_atomic
+    from srft_ray.rounds.progress import stage_line
+
+    folder = ctx.run.run_dir / "base"
+    inputs = {
+        "model": checkpoint_hash(ctx.base_model),
+        "evaluate": json_hash(to_dict(ctx.config.evaluate)),
+        "tasks": json_hash(sorted(t.instance_id for t in ctx.eval_tasks)),
+    }
+    result = folder / "result.json"
+    if result.exists() and read_json(result, "base evaluation").get("inputs") == inputs:
+        metrics = read_json(result, "base evaluation")["metrics"]
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        ctx.log(f"[evaluate] base model: {len(ctx.eval_tasks)} held-out tasks")
+        metrics = evaluate_policy(
+            ctx.config.evaluate,
+            ctx.base_model,
+            ctx.eval_tasks,
+            TrajectoryStore(folder / "eval"),
+            round_index=0,
+            source=ctx.config.tasks.source,
+            engine=ctx.engines.get(ctx.base_model, ctx.log),
+            log=ctx.log,
+        )
+        write_json_atomic(result, {"inputs": inputs, "metrics": metrics})
+    ctx.log(f"[evaluate] base model: {stage_line('evaluate', metrics, None)}")
+    return metrics
 
 
 def evaluate(ctx: RunContext, manifest: RoundManifest, export: str) -> dict[str, Any]:

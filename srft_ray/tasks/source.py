@@ -8,6 +8,7 @@ from the instance image, so their `repo_dir` is None unless a folder of local cl
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "materialize_checkout",
     "read_rows",
 ]
+
 
 @dataclass(kw_only=True)
 class RowFileSourceConfig:
@@ -89,12 +91,42 @@ SOURCES: dict[str, str] = {"embedded": "srft_ray.tasks.pack:embedded_pack"}
 """Named task sources: name -> "module:function" returning the TaskSource (imported on use)."""
 
 
+def generated_source(name: str) -> TaskSource:
+    """ "generated:N:SEED": the generated task family of N tasks from SEED, built once into the
+    cache (seconds) and reused; the same name always means byte-identical tasks."""
+    import tempfile
+
+    from srft_ray.tasks import pack
+    from srft_ray.tasks.generate import generate_pack
+
+    try:
+        _, num, seed = name.split(":")
+        num_tasks, seed_value = int(num), int(seed)
+    except ValueError:
+        raise DataError(f"{name!r}: a generated source is named generated:NUM_TASKS:SEED") from None
+    folder = pack.default_cache_dir().parent / "packs" / f"generated-{num_tasks}-{seed_value}"
+    if not (folder / "tasks.jsonl").is_file():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".gen-", dir=folder.parent))
+        generate_pack(scratch / "pack", num_tasks=num_tasks, seed=seed_value)
+        try:
+            os.rename(scratch / "pack", folder)
+        except OSError:
+            if not (folder / "tasks.jsonl").is_file():  # lost a race to an identical build
+                raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return pack.TaskPack(pack.PackConfig(path=str(folder)))
+
+
 def load_task_source(path_or_name: str | Path, *, repos_dir: str = "") -> TaskSource:
-    """A registered name ("embedded"), a pack folder (tasks.jsonl + repos/), or a row file."""
+    """A registered name ("embedded"), "generated:N:SEED", a pack folder, or a row file."""
     from srft_ray.tasks import pack
 
     if str(path_or_name) in SOURCES:
         return resolve(SOURCES, str(path_or_name), "task source")()
+    if str(path_or_name).startswith("generated:"):
+        return generated_source(str(path_or_name))
     path = Path(path_or_name)
     if path.is_dir():
         return pack.TaskPack(pack.PackConfig(path=str(path)))
