@@ -360,8 +360,20 @@ def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str
         "num_optimizer_steps": steps,
         "num_masked_steps": int(data.get("num_masked_steps", 0)),
         "num_documents": int(data.get("num_documents", 0)),
-        "num_truncated": int(data.get("num_truncated", 0)),
-        "num_dropped_too_long": int(data.get("num_dropped_too_long", 0)),
+        # every way rendering changed a trajectory, counted (masking.RenderedExample)
+        **{
+            key: int(data.get(key, 0))
+            for key in (
+                "num_truncated",
+                "num_dropped_too_long",
+                "num_retokenized_steps",
+                "num_elided_observations",
+                "num_dropped_steps",
+                "num_converted_tool_calls",
+                "num_reformatted_observations",
+                "num_shortened_observations",
+            )
+        },
         "mode": config.mode,
     }
 

@@ -23,6 +23,13 @@ class TrainConfig:
     """How SRFT treats steps without a usable label."""
     label_sources: list[str] = field(default_factory=lambda: ["human", "critic", "rule", "outcome"])
     """Which label decides a step, in priority order (srft_ray.masking.MaskingConfig)."""
+    action_format: Literal["text", "tool_calls"] = "text"
+    """The action format the trained policy emits: recorded tool calls become text actions
+    (srft's agent; counted) or render natively through a tool-capable chat template."""
+    observation_template: str | None = None
+    """Observation template the policy will see (None: as recorded / the default agent's)."""
+    overflow: Literal["elide_observations", "truncate"] = "elide_observations"
+    """Past max_length: drop whole early observations first (actions never), then cut the end."""
     max_length: int = 4096
     """Tokens per trajectory after rendering (masking keeps the first max_length); 0: no cut."""
     tokens_per_micro_batch: int = 8192

@@ -44,9 +44,31 @@ class DataStats:
     num_tokens: int = 0
     num_trained_tokens: int = 0
     num_masked_steps: int = 0
+    num_retokenized_steps: int = 0
+    """Sampled ids that differed from the template's tokens (re-tokenization drift)."""
+    num_elided_observations: int = 0
+    """Early observations dropped to fit max_length (actions are never dropped)."""
+    num_dropped_steps: int = 0
+    """Steps cut off by max_length even after eliding observations."""
+    num_converted_tool_calls: int = 0
+    """Recorded tool calls rendered as the policy's text actions."""
+    num_reformatted_observations: int = 0
+    """Observations re-rendered with the policy's observation template (they differed)."""
+    num_shortened_observations: int = 0
+    """Of those, observations the policy's template shows shorter than recorded."""
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+_RENDER_COUNTERS = (
+    "num_retokenized_steps",
+    "num_elided_observations",
+    "num_dropped_steps",
+    "num_converted_tool_calls",
+    "num_reformatted_observations",
+    "num_shortened_observations",
+)
 
 
 def masked_steps(step_index: Sequence[int], loss_mask: Sequence[int]) -> int:
@@ -74,6 +96,8 @@ def documents_from_rendered(
             )
         if getattr(ex, "truncated", False):
             stats.num_truncated += 1
+        for counter in _RENDER_COUNTERS:
+            setattr(stats, counter, getattr(stats, counter) + int(getattr(ex, counter, 0)))
         if len(ids) > config.tokens_per_micro_batch:
             stats.num_dropped_too_long += 1
             continue
@@ -115,6 +139,9 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
                     max_length=config.max_length or None,
                     unknown_as=config.unknown_as,
                     label_sources=list(config.label_sources),
+                    action_format=config.action_format,
+                    observation_template=config.observation_template,
+                    overflow=config.overflow,
                 )
                 yield traj.trajectory_id, ex
 
