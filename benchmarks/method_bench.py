@@ -1,0 +1,143 @@
+"""The learning experiment in one go: base vs no-filter vs RFT vs SRFT (per label source), the
+data-size curve and the label-quality curve, on the generated task family, equal budgets.
+
+1. Collect: the imitable ScriptedTeacher on the training repositories, in regime (a) by default
+   (resolved trajectories scarce, unresolved ones mostly good steps), through the same
+   `srft run` code path a cluster uses (Ray rollout workers, bwrap, swebench grading), then
+   critique (the embedded SmolLM2 critic, single pass, plus the rules) streaming alongside.
+2. Critic quality: precision / recall / F1 of the critic and the rules against the teacher's
+   ground truth (srft critic-eval's own function).
+3. `srft ablate`'s own function: every arm trains from the base model with the same optimizer
+   steps x packed rows, and is evaluated with k samples on held-out REPOSITORIES.
+
+    python benchmarks/method_bench.py                               # the full run (~1-1.5 h)
+    python benchmarks/method_bench.py --quick                       # a smoke run (minutes)
+    python benchmarks/method_bench.py --out benchmarks/results/method_bench.json
+
+Prints the table and writes the JSON (`srft ablate --out` shape plus "critic_eval",
+"command" and "wall_s"); the run directory keeps everything (stores, manifests, per-arm
+results), so an interrupted benchmark resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from srft_ray.config import load_config
+from srft_ray.rounds.config import EMBEDDED_CONFIG, LoopConfig
+
+REGIMES = {
+    # resolved trajectories scarce; unresolved ones mostly good steps (the fix, then a break)
+    "a": [
+        "teacher.scripted.profile.resolve_probability=0.3",
+        "teacher.scripted.profile.break_after_fix_probability=0.8",
+    ],
+    # bad steps inside resolved trajectories
+    "b": [
+        "teacher.scripted.profile.resolve_probability=0.7",
+        "teacher.scripted.profile.wrong_edit_probability=0.8",
+        "teacher.scripted.profile.failing_command_probability=0.6",
+    ],
+    # unresolved trajectories made mostly of good steps
+    "c": [
+        "teacher.scripted.profile.resolve_probability=0.5",
+        "teacher.scripted.profile.break_after_fix_probability=1.0",
+    ],
+}
+
+
+def loop_config(args: argparse.Namespace) -> LoopConfig:
+    overrides = [
+        f"run_dir={args.run_dir}",
+        f"tasks.source={args.tasks}",
+        "tasks.max_eval_tasks=0",
+        f"tasks.max_train_tasks={args.num_trajectories}",
+        "num_rounds=1",
+        "teacher_rounds=1",
+        "last_stage=critique",
+        "evaluate_base=false",
+        "write_report=false",
+        "critic.labels=critic_or_rules",
+        "critic.mode=single_pass",
+        "critic_num_cpus=0.5",
+        f"train.max_steps={args.steps}",
+        *REGIMES[args.regime],
+        *args.overrides,
+    ]
+    return load_config(LoopConfig, [EMBEDDED_CONFIG], overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from srft_ray.critic.evaluation import evaluate as critic_eval
+    from srft_ray.critic.evaluation import reference_from_trajectories
+    from srft_ray.data.store import TrajectoryStore
+    from srft_ray.rounds.ablate import AblateConfig, ablate, format_table
+    from srft_ray.rounds.hashing import write_json_atomic
+    from srft_ray.rounds.loop import run_loop
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run-dir", default="runs/method_bench")
+    parser.add_argument("--tasks", default="generated:240:0", help="task source")
+    parser.add_argument("--regime", default="a", choices=sorted(REGIMES))
+    parser.add_argument("--num-trajectories", type=int, default=100, help="teacher episodes")
+    parser.add_argument("--steps", type=int, default=16, help="optimizer steps of every arm")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--samples", type=int, default=2, help="episodes per held-out task")
+    parser.add_argument("--eval-tasks", type=int, default=24, help="held-out tasks evaluated")
+    parser.add_argument("--methods", default="base,all,rft,srft")
+    parser.add_argument("--label-sources", default="scripted,rules,critic,critic_or_rules")
+    parser.add_argument("--label-f1", default="0.74,0.5")
+    parser.add_argument("--data-sizes", default="25,50")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: tiny everything")
+    parser.add_argument("--out", default="benchmarks/results/method_bench.json")
+    parser.add_argument("overrides", nargs="*", help="LoopConfig key=value overrides")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.num_trajectories, args.steps, args.seeds, args.samples = 8, 2, "0", 1
+        args.eval_tasks, args.label_f1, args.data_sizes = 2, "0.5", "4"
+        args.tasks = "generated:40:0"
+    started = time.monotonic()
+    config = loop_config(args)
+    config.tasks.max_eval_tasks = args.eval_tasks
+    print(
+        f"[bench] collect + critique: {args.num_trajectories} teacher episodes, regime {args.regime}"
+    )
+    run_dir = run_loop(config, log=lambda line: print(line, flush=True))
+    labelled = list(TrajectoryStore(Path(run_dir) / "round-000" / "labelled"))
+    critic_rows = [
+        m.to_dict()
+        for m in critic_eval(labelled, reference_from_trajectories(labelled), unknown_as="good")
+    ]
+    print("[bench] critic quality vs the teacher's ground truth:")
+    for row in critic_rows:
+        print(f"  {row}")
+
+    def numbers(text: str, kind=float) -> list:
+        return [kind(x) for x in text.split(",") if x.strip()]
+
+    cfg = AblateConfig(
+        methods=[m for m in args.methods.split(",") if m],
+        label_sources=[s for s in args.label_sources.split(",") if s],
+        seeds=numbers(args.seeds, int),
+        samples_per_task=args.samples,
+        label_f1=numbers(args.label_f1),
+        data_sizes=numbers(args.data_sizes, int),
+    )
+    results = ablate(Path(run_dir), config, cfg, log=lambda line: print(line, flush=True))
+    results["critic_eval"] = critic_rows
+    results["regime"] = args.regime
+    results["command"] = "python benchmarks/method_bench.py " + shlex.join(argv or sys.argv[1:])
+    results["wall_s"] = round(time.monotonic() - started, 1)
+    print(format_table(results))
+    print(f"[bench] wall {results['wall_s'] / 60:.1f} min")
+    write_json_atomic(args.out, results)
+    print(f"[bench] wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
