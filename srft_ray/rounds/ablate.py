@@ -55,6 +55,8 @@ class AblateConfig:
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     label_sources: list[str] = field(default_factory=lambda: list(LABEL_VARIANTS))
     """SRFT arms: one per label source."""
+    curve_seed_label_sources: list[str] = field(default_factory=list)
+    """Label sources whose SRFT arm runs on `curve_seeds` only (to fit a time budget)."""
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     """Training seeds (data order and initialisation of each trained arm)."""
     samples_per_task: int = 2
@@ -102,7 +104,8 @@ def plan_arms(cfg: AblateConfig) -> list[Arm]:
         variants = cfg.label_sources if method == "srft" else [""]
         for variant in variants:
             name = f"srft[{variant}]" if method == "srft" else method
-            arms += [Arm(name=name, mode=method, variant=variant, seed=s) for s in cfg.seeds]
+            seeds = cfg.curve_seeds if variant in cfg.curve_seed_label_sources else cfg.seeds
+            arms += [Arm(name=name, mode=method, variant=variant, seed=s) for s in seeds]
     for f1 in cfg.label_f1:
         name = f"srft[f1={f1:g}]"
         arms += [
@@ -122,7 +125,8 @@ def plan_arms(cfg: AblateConfig) -> list[Arm]:
         if arm not in seen:
             seen.add(arm)
             unique.append(arm)
-    return unique
+    # Every arm of the first seed first: a run cut short still has every method once.
+    return sorted(unique, key=lambda arm: arm.seed)
 
 
 def nested_subset(trajs: list[Trajectory], size: int) -> list[Trajectory]:
