@@ -42,6 +42,14 @@ class Sandbox(Protocol):
         """Write a file inside the sandbox (path relative to the checkout or absolute in it)."""
         ...
 
+    def read_file(self, path: str) -> str:
+        """Text of a file inside the sandbox, whole (no command-output cap)."""
+        ...
+
+    def copy_out(self, path: str, host_dest: Path) -> None:
+        """Copy a file or folder from inside the sandbox to `host_dest` on the host."""
+        ...
+
     def close(self) -> None:
         """Kill everything still running and delete the sandbox; safe to call twice."""
         ...

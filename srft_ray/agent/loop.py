@@ -161,7 +161,7 @@ def final_patch(sandbox: Sandbox, base_commit: str) -> str:
     """Everything the agent changed, committed or not, new files included, against base_commit.
 
     The diff goes to a file and is read back whole, so a large patch is never cut by the
-    command-output cap (sandboxes without `read_file` fall back to the command's output).
+    command-output cap.
     """
     git = "git -c safe.directory='*' -c core.quotepath=off"
     out = "/tmp/srft-final.patch"
@@ -170,13 +170,9 @@ def final_patch(sandbox: Sandbox, base_commit: str) -> str:
         f"{git} diff --cached --no-color --no-ext-diff {base_commit} -- . {DIFF_EXCLUDES} "
         f"> {out} 2>/tmp/srft-final-diff.err || {{ cat /tmp/srft-final-diff.err; exit 1; }}"
     )
-    read_file = getattr(sandbox, "read_file", None)
-    if read_file is None:
-        command += f"; cat {out}"
     result = sandbox.run(command, timeout_s=60)
-    if result.returncode != 0 or (read_file is None and result.output_truncated):
+    if result.returncode != 0:
         raise RuntimeError(
-            f"final git diff failed (returncode {result.returncode}, "
-            f"truncated {result.output_truncated}): {result.output[-500:]}"
+            f"final git diff failed (returncode {result.returncode}): {result.output[-500:]}"
         )
-    return read_file(out) if read_file is not None else result.output
+    return sandbox.read_file(out)

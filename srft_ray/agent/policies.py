@@ -21,6 +21,7 @@ from srft_ray.agent.loop import ContextLimitExceeded
 from srft_ray.agent.scripted import ScriptedConfig, ScriptedTeacher, scripted_teacher
 from srft_ray.data.model import Task
 from srft_ray.engine import EngineConfig
+from srft_ray.engine_client import EngineClient
 from srft_ray.protocols import PolicyClient, PolicyReply
 
 _TOKENIZER_LOCK = threading.Lock()
@@ -91,7 +92,8 @@ class VLLMPolicy:
         max_model_len: int = 0,
         semaphore: threading.Semaphore | None = None,
     ):
-        self.engine, self.tokenizer, self.sampling = engine, tokenizer, sampling
+        self.engine = EngineClient(engine)
+        self.tokenizer, self.sampling = tokenizer, sampling
         self.model_name, self.version = model_name, version
         self.sample_index, self.max_model_len = sample_index, max_model_len
         self.semaphore = semaphore or threading.Semaphore(1)
@@ -123,12 +125,7 @@ class VLLMPolicy:
             logprobs=0 if self.sampling.logprobs else None,
         )
         with self.semaphore:
-            if hasattr(self.engine.generate, "remote"):  # an EngineActor handle
-                import ray
-
-                result = ray.get(self.engine.generate.remote(request))
-            else:  # an in-process VLLMEngine
-                (result,) = self.engine.generate([request])
+            (result,) = self.engine.generate([request])
         return PolicyReply(
             text=result.text,
             token_ids=list(result.token_ids),
@@ -220,7 +217,7 @@ class PolicyProvider:
 
     def __init__(self, config: PolicyConfig, *, engine: Any = None, round_index: int = 0):
         self.config = config
-        self.engine = engine
+        self.engine = EngineClient(engine) if engine is not None else None
         self.round_index = round_index
         """Enters the scripted teacher's seed, so later teacher rounds are not copies."""
         self.semaphore = threading.Semaphore(max(1, config.max_concurrency))
@@ -259,19 +256,13 @@ class PolicyProvider:
     def served_model_path(self) -> str:
         """The checkpoint the vllm engine serves (asked once; the actor may have reloaded)."""
         if self._served_path is None:
-            if hasattr(self.engine.generate, "remote"):  # an EngineActor handle
-                import ray
-
-                self._served_path = str(ray.get(self.engine.tokenizer_path.remote()))
-            else:  # an in-process VLLMEngine
-                self._served_path = str(self.engine.model_path)
+            self._served_path = self.engine.model_path()
         return self._served_path
 
     def tokenizer(self):
         if self._tokenizer is None:
-            if not hasattr(self.engine.generate, "remote"):
-                self._tokenizer = self.engine.tokenizer  # an in-process VLLMEngine
-            else:
+            self._tokenizer = self.engine.local_tokenizer()
+            if self._tokenizer is None:
                 # Episodes call this from several threads at once; a lazy transformers import
                 # racing itself raises ImportError, so one thread loads and the rest wait.
                 with _TOKENIZER_LOCK:

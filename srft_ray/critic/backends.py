@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from srft_ray.critic.config import OpenAIConfig
 from srft_ray.engine import GenerateRequest, GenerateResult
+from srft_ray.engine_client import EngineClient
 
 
 class CriticEngineDied(RuntimeError):
@@ -39,15 +40,10 @@ class EngineActorBackend:
     """Calls an `EngineActor` (a Ray handle, or the class itself living in this event loop)."""
 
     def __init__(self, engine: Any):
-        self.engine = engine
-        self.is_handle = hasattr(engine, "generate_batch") and hasattr(
-            engine.generate_batch, "remote"
-        )
+        self.engine = EngineClient(engine)
 
     async def _call(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
-        if self.is_handle:
-            return await self.engine.generate_batch.remote(requests)
-        return await self.engine.generate_batch(requests)
+        return await self.engine.agenerate(requests)
 
     async def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult | Exception]:
         if not requests:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from srft_ray.protocols import CommandResult
 from srft_ray.sandbox import SandboxConfig, SandboxError, SandboxUnavailable
+from srft_ray.sandbox.base import SandboxBase, extract_tar
 from srft_ray.sandbox.bwrap_host import (
     SANDBOX_PATH,
     count_processes_of,
@@ -85,7 +86,7 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
-class BwrapSandbox:
+class BwrapSandbox(SandboxBase):
     """A bubblewrap sandbox; see the module doc. Create it with srft_ray.sandbox.open_sandbox."""
 
     def __init__(
@@ -147,25 +148,12 @@ class BwrapSandbox:
 
     # -- the Sandbox protocol ------------------------------------------------------------------
 
-    def run(self, command: str, *, timeout_s: float | None = None) -> CommandResult:
-        """Run `bash -c command` in `workdir`; never raises for the command's own failure."""
-        if self.config.shell_setup:
-            command = f"{self.config.shell_setup}\n{command}"
-        return self._exec(["/bin/bash", "-c", command], timeout_s=timeout_s)
-
     def write_file(self, path: str, content: str) -> None:
         """Write `content` to `path` (relative to workdir, or absolute inside the sandbox)."""
         script = 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1"'
         result = self._exec(["/bin/bash", "-c", script, "write_file", path], stdin=content.encode())
         if result.returncode != 0:
             raise SandboxError(f"cannot write {path} in the sandbox: {result.output.strip()}")
-
-    def read_file(self, path: str) -> str:
-        """Text of `path` inside the sandbox (relative to workdir, or absolute)."""
-        result = self._exec(["/bin/cat", "--", path], keep_bytes=self.config.output_kill_bytes)
-        if result.returncode != 0:
-            raise SandboxError(f"cannot read {path} in the sandbox: {result.output.strip()}")
-        return result.output
 
     def copy_out(self, path: str, host_dest: Path) -> None:
         """Copy a file or folder from inside the sandbox to `host_dest` on the host."""
@@ -180,22 +168,7 @@ class BwrapSandbox:
                 raise SandboxError(f"cannot copy {path} out of the sandbox: {result.output}")
             sink.seek(0)
             with tarfile.open(fileobj=io.BufferedReader(sink), mode="r|") as archive:
-                host_dest = Path(host_dest)
-                host_dest.parent.mkdir(parents=True, exist_ok=True)
-                for member in archive:
-                    member.name = str(Path(host_dest.name) / Path(member.name).relative_to(name))
-                    archive.extract(member, host_dest.parent, filter="data")
-
-    def close(self) -> None:
-        """Kill anything still running and delete the sandbox's state; safe to call twice."""
-        self._closed = True
-        self._finalizer()
-
-    def __enter__(self) -> BwrapSandbox:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+                extract_tar(archive, name, host_dest)
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from srft_ray.protocols import CommandResult
 from srft_ray.sandbox import SandboxConfig, SandboxError, SandboxUnavailable
+from srft_ray.sandbox.base import SandboxBase, extract_tar
 from srft_ray.sandbox.cgroups import pid_alive
 from srft_ray.sandbox.env import COMMAND_ENV
 from srft_ray.sandbox.outcome import OutputCollector, classify_end
@@ -79,7 +80,7 @@ def _remove(client, container_id: str) -> None:
         client.close()
 
 
-class DockerSandbox:
+class DockerSandbox(SandboxBase):
     """A container sandbox; see the module doc. Create it with srft_ray.sandbox.open_sandbox."""
 
     def __init__(
@@ -161,12 +162,6 @@ class DockerSandbox:
 
     # -- the Sandbox protocol ------------------------------------------------------------------
 
-    def run(self, command: str, *, timeout_s: float | None = None) -> CommandResult:
-        """Run `bash -c command` in `workdir`; never raises for the command's own failure."""
-        if self.config.shell_setup:
-            command = f"{self.config.shell_setup}\n{command}"
-        return self._exec(["bash", "-c", command], timeout_s=timeout_s)
-
     def write_file(self, path: str, content: str) -> None:
         """Write `content` to `path` (relative to workdir, or absolute inside the sandbox)."""
         target = os.path.join(self.workdir, path)
@@ -185,13 +180,6 @@ class DockerSandbox:
         if self.config.docker_user:
             self._exec(["chown", self.config.docker_user, target], user="root")
 
-    def read_file(self, path: str) -> str:
-        """Text of `path` inside the sandbox (relative to workdir, or absolute)."""
-        result = self._exec(["cat", "--", path], keep_bytes=self.config.output_kill_bytes)
-        if result.returncode != 0:
-            raise SandboxError(f"cannot read {path} in the sandbox: {result.output.strip()}")
-        return result.output
-
     def copy_out(self, path: str, host_dest: Path) -> None:
         """Copy a file or folder from inside the sandbox to `host_dest` on the host."""
         source = os.path.join(self.workdir, path).rstrip("/")
@@ -199,28 +187,12 @@ class DockerSandbox:
             chunks, _ = self.container.get_archive(source)
         except Exception as exc:
             raise SandboxError(f"cannot copy {path} out of the sandbox: {exc}") from exc
-        host_dest = Path(host_dest)
-        host_dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile() as archive:
             for chunk in chunks:
                 archive.write(chunk)
             archive.seek(0)
             with tarfile.open(fileobj=archive) as tar:
-                top = os.path.basename(source)
-                for member in tar.getmembers():
-                    member.name = str(Path(host_dest.name) / Path(member.name).relative_to(top))
-                    tar.extract(member, host_dest.parent, filter="data")
-
-    def close(self) -> None:
-        """Kill everything and remove the container; safe to call twice."""
-        self._closed = True
-        self._finalizer()
-
-    def __enter__(self) -> DockerSandbox:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+                extract_tar(tar, os.path.basename(source), host_dest)
 
     # -- internals -----------------------------------------------------------------------------
 
