@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from srft_ray.actors.rollout_worker import start_rollout_worker
     from srft_ray.data.model import DataError
     from srft_ray.data.store import TrajectoryStore
+    from srft_ray.logs import setup_logging
     from srft_ray.ray_cluster import init_ray
     from srft_ray.tasks.source import load_task_source
 
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, OSError) as exc:
         print(f"srft collect: collect.tasks={config.collect.tasks!r}: {exc}", file=sys.stderr)
         return 2
+    setup_logging()  # progress lines on the console
     info = init_ray(config.ray)
     print(f"[collect] ray {info['address']} dashboard {info['dashboard_url'] or '-'}")
     store = TrajectoryStore(config.output_dir)

@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     from srft_ray.actors.critic_worker import start_critic_worker
     from srft_ray.critic.pool import CritiquePool
     from srft_ray.data.store import TrajectoryStore
+    from srft_ray.logs import setup_logging
     from srft_ray.ray_cluster import init_ray
 
+    setup_logging()  # progress lines on the console
     info = init_ray(config.ray)
     print(f"[critique] ray {info['address']} dashboard {info['dashboard_url'] or '-'}", flush=True)
     source_store, labelled = TrajectoryStore(config.input_dir), TrajectoryStore(config.output_dir)

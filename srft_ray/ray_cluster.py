@@ -55,6 +55,7 @@ def init_ray(config: RayConfig | None = None) -> dict[str, str]:
         # A short temp dir: Ray's socket paths must stay under the 107-byte UNIX limit.
         temp_dir = tempfile.mkdtemp(prefix="srft-ray-", dir="/tmp")
         info = ray.init(
+            **_worker_logging(),
             address="local",  # never attach to a stale cluster recorded in /tmp
             num_cpus=config.num_cpus or max(4, os.cpu_count() or 1),
             object_store_memory=config.object_store_memory_mb * 1024 * 1024,
@@ -67,6 +68,24 @@ def init_ray(config: RayConfig | None = None) -> dict[str, str]:
     return {
         "address": info.address_info.get("gcs_address", ""),
         "dashboard_url": f"http://{url}" if url and not url.startswith("http") else url,
+    }
+
+
+def _worker_logging() -> dict:
+    """With a run's log folder (srft_ray.logs.setup_logging) and no -v: every worker process
+    writes its stdout/stderr (vLLM, Ray INFO/WARNING) to a file there, not to the console."""
+    from srft_ray.logs import LOG_DIR_ENV, is_verbose
+
+    log_dir = os.environ.get(LOG_DIR_ENV, "")
+    if not log_dir or is_verbose():
+        return {}
+    return {
+        "log_to_driver": False,
+        "logging_level": "WARNING",  # the driver's own "Started a local Ray instance" line
+        "runtime_env": {
+            "worker_process_setup_hook": "srft_ray.logs.worker_setup_hook",
+            "env_vars": {LOG_DIR_ENV: log_dir},
+        },
     }
 
 

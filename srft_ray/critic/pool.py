@@ -31,6 +31,7 @@ from srft_ray.critic.backends import CriticEngineDied
 from srft_ray.critic.llm_critic import CritiqueStats
 from srft_ray.data.model import Trajectory
 from srft_ray.data.store import TrajectoryStore
+from srft_ray.logs import worker_log_hint
 from srft_ray.masking import DEFAULT_LABEL_SOURCES
 
 _END = object()
@@ -190,9 +191,10 @@ class CritiquePool:
             if not finished.retrying:
                 report.failed_ids += [t.trajectory_id for t in finished.item]
                 logger.error(
-                    "critique: batch failed %d times, left for a later run: %s",
+                    "critique: batch failed %d times, left for a later run: %s%s",
                     finished.attempts,
                     finished.error,
+                    worker_log_hint(finished.error),
                 )
             return
         report.num_written += out.append(finished.result.trajectories)
