@@ -300,10 +300,18 @@ class ImitableTeacher:
             )
         wrong = self._wrong_edit(lines, edit)
         fixes = [e for e in self.edits if lines.get(e.number, e.old) == e.old]
-        # An unresolved episode fixes the bug and then breaks it (mostly good steps), or only
-        # makes a wrong edit; without a line to break, it gives up after reproducing.
+        # An unresolved episode fixes the bug and then breaks it again (mostly good steps), or
+        # only makes a wrong edit; without a line to break, it gives up after reproducing. The
+        # break changes the fixed line itself: the hidden tests exercise exactly that line, so
+        # the episode really ends unresolved (an edit elsewhere often slips past them).
+        broken = _mutate(edit.new, rng)
+        rebreak = (
+            LineEdit(path=edit.path, number=edit.number, old=edit.new, new=broken)
+            if broken and broken != edit.new
+            else wrong
+        )
         apply_fix = self.will_resolve or (
-            wrong is not None and rng.random() < profile.break_after_fix_probability
+            rebreak is not None and rng.random() < profile.break_after_fix_probability
         )
         if apply_fix:
             if self.will_resolve and wrong and rng.random() < profile.wrong_edit_probability:
@@ -329,9 +337,16 @@ class ImitableTeacher:
                     why="submits the fix",
                 )
                 return
-        if wrong:  # unresolved: a wrong change (on top of the fix, or instead of it)
+        if apply_fix and rebreak:  # unresolved: the fix, then a change that breaks it
             yield Move(
-                thought=f"Line {wrong.number} also looks suspicious. Let me change it too.",
+                thought=f"Line {rebreak.number} may still be off. Let me adjust it.",
+                command=sed_command(rebreak),
+                good=False,
+                why="changes a line that was already right",
+            )
+        elif wrong:  # unresolved: a wrong change instead of the fix
+            yield Move(
+                thought=f"Line {wrong.number} looks suspicious. Let me change it.",
                 command=sed_command(wrong),
                 good=False,
                 why="edits a line that was not wrong",
