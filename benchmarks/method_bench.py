@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     from srft_ray.critic.evaluation import reference_from_trajectories
     from srft_ray.data.store import TrajectoryStore
     from srft_ray.rounds.ablate import AblateConfig, ablate, format_table
-    from srft_ray.rounds.hashing import write_json_atomic
     from srft_ray.rounds.loop import run_loop
+    from srft_ray.runstate.hashing import write_json_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run-dir", default="runs/method_bench")
