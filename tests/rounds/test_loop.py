@@ -136,7 +136,12 @@ def test_run_defaults_are_the_embedded_config(tmp_path):
     assert config.resolved_run_dir() == (Path("runs") / "embedded").resolve()
     assert config.teacher.kind == "scripted" and config.collect.episode.policy.kind == "vllm"
     assert config.critic.backend == "vllm" and config.collect.episode.sandbox.backend == "bwrap"
-    assert config.num_rounds == 2 and config.collect.episode.policy.sampling.max_tokens <= 128
+    assert config.num_rounds == 2 and config.collect.episode.policy.sampling.max_tokens <= 160
+    # a family a small student can learn, held out by repository, a teacher it can imitate
+    assert config.tasks.source.startswith("generated:") and config.tasks.split_by == "repo"
+    assert config.teacher.scripted.mode == "imitable" and config.evaluate_base
+    # limits that fit the imitable teacher's longest plan (11 steps) and the whole trajectory
+    assert config.teacher_step_limit >= 11 and config.train.max_length >= 2048
     config = parse_config(["--run-dir", str(tmp_path), "num_rounds=3", "train.mode=rft"])
     assert config.resolved_run_dir() == tmp_path and config.num_rounds == 3
     assert config.train.mode == "rft"
@@ -319,8 +324,8 @@ def test_loop_training_through_ray_train(resumed_run, tmp_path):
     """The loop's train_num_workers > 0 path: TorchTrainer runs train_loop, the loop writes the
     per-step metrics file and the stage metrics from what the workers reported."""
     from srft_ray.rounds.config import LoopConfig
-    from srft_ray.rounds.layout import read_train_metrics
     from srft_ray.rounds.loop import run_training_stage
+    from srft_ray.runstate.layout import read_train_metrics
     from srft_ray.train.config import TrainConfig
 
     loop = LoopConfig(train_num_workers=1, train_cpus_per_worker=1.0)
