@@ -1,7 +1,7 @@
 """`srft`: one command, many subcommands; each lives in its own module and is imported on use.
 
 Every subcommand module exposes `main(argv: list[str] | None) -> int`, so `srft view ...` and
-`python -m srft_ray.viewer ...` behave the same.
+`python -m srft_ray.present.viewer ...` behave the same.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("srft_ray.jobs.loop", "run SRFT rounds (collect -> critique -> train -> evaluate)"),
     "prepare-model": ("srft_ray.model_prep", "convert the embedded SmolLM2 model (cached)"),
-    "view": ("srft_ray.viewer", "show a trajectory with its trained tokens highlighted"),
+    "view": ("srft_ray.present.viewer", "show a trajectory with its trained tokens highlighted"),
     "import": ("srft_ray.formats.cli", "import mini-swe-agent / SWE-agent trajectories"),
     "export": ("srft_ray.formats.cli", "export SWE-bench preds.json or mini-swe-agent JSON"),
     "sandbox": ("srft_ray.sandbox.cli", "run one command in a fresh sandbox"),
@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "critic-eval": ("srft_ray.critic.evaluation", "precision/recall/F1 of critic labels"),
     "train": ("srft_ray.jobs.train", "step-masked fine-tuning with Ray Train + FSDP2"),
     "evaluate": ("srft_ray.jobs.evaluate", "resolve rate of a policy on held-out tasks"),
-    "report": ("srft_ray.rounds.report", "write an HTML report of a run directory"),
+    "report": ("srft_ray.present.report", "write an HTML report of a run directory"),
     "ablate": ("srft_ray.rounds.ablate", "RFT vs SRFT vs no-filter on the same data"),
 }
 

@@ -1,12 +1,8 @@
-"""Rounds: the collect -> critique -> train -> evaluate loop and the bookkeeping around it.
+"""Rounds: the collect -> critique -> train -> evaluate loop.
 
-- layout: the run directory (RUN_DIR/round-NNN/...), the metric names stages record, train
-  metrics JSONL.
-- hashing: content hashes of stores, model folders and configs; atomic JSON writes.
-- manifest: RunManifest (run.json) and RoundManifest (per round, per stage: status, input and
-  output hashes, metrics, attempts); a restarted loop skips what finished on the same inputs.
-- progress: the per-stage progress counter and the one-screen round summary.
-- report: `srft report RUN_DIR`, one self-contained HTML page (svg_plots draws its charts).
-- config, loop, evaluation, ablate: `srft run`'s config and loop, held-out evaluation,
-  `srft ablate`.
+- config: `srft run`'s LoopConfig.
+- loop: run_loop / run_round, the stages in order (their run state lives in srft_ray.runstate).
+- stages: one stage's inputs hash, skip/resume decision and record.
+- evaluation: held-out evaluation of a policy.
+- ablate, stats, label_variants: `srft ablate`, its statistics and its label sources.
 """

@@ -34,7 +34,6 @@ from srft_ray.data.model import DataError, Task, Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds import stats
 from srft_ray.rounds.config import LoopConfig, split_tasks
-from srft_ray.rounds.hashing import checkpoint_hash, dataset_hash, json_hash, write_json_atomic
 from srft_ray.rounds.label_variants import (
     VARIANT_SOURCES,
     corrupt,
@@ -42,7 +41,8 @@ from srft_ray.rounds.label_variants import (
     variant_labels,
     with_labels,
 )
-from srft_ray.rounds.run_manifest import RunManifest
+from srft_ray.runstate.hashing import checkpoint_hash, dataset_hash, json_hash, write_json_atomic
+from srft_ray.runstate.run_manifest import RunManifest
 
 METHODS = ("base", "all", "rft", "srft")
 LABEL_VARIANTS = ("scripted", "rules", "critic", "critic_or_rules")
@@ -266,8 +266,8 @@ def ablate(
 def run_arm(arm, config, evaluate, common, base, trajs, eval_tasks, out_root, engines, cfg, log):
     """Train (unless base) and evaluate one arm, or reuse its finished result."""
     from srft_ray.rounds.evaluation import evaluate_policy
-    from srft_ray.rounds.hashing import read_json
     from srft_ray.rounds.loop import run_training_stage
+    from srft_ray.runstate.hashing import read_json
     from srft_ray.train.data import TrainDataError
 
     folder = out_root / arm.folder

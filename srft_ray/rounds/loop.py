@@ -1,6 +1,6 @@
 """The SRFT loop: rounds of collect -> critique (streaming, overlapped) -> train -> evaluate.
 
-Each round keeps a manifest (srft_ray.rounds.manifest). A stage is skipped when it finished on
+Each round keeps a manifest (srft_ray.runstate.manifest). A stage is skipped when it finished on
 the same inputs (content hashes chain: critique keys on collect's inputs, train on the labelled
 data's content and the starting weights, evaluate on the exported weights), resumed when an
 earlier attempt on the same inputs died (the stores skip ids already written, training resumes
@@ -26,10 +26,6 @@ from srft_ray.config import to_dict
 from srft_ray.data.model import Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds.config import LoopConfig, split_tasks
-from srft_ray.rounds.hashing import checkpoint_hash, dataset_hash, inputs_hash, json_hash
-from srft_ray.rounds.layout import append_train_metrics, round_paths
-from srft_ray.rounds.manifest import RoundManifest, Stage
-from srft_ray.rounds.run_manifest import RunManifest
 from srft_ray.rounds.stages import (
     Log,
     PolicyEngines,
@@ -42,6 +38,10 @@ from srft_ray.rounds.stages import (
     open_round,
     tail_store,
 )
+from srft_ray.runstate.hashing import checkpoint_hash, dataset_hash, inputs_hash, json_hash
+from srft_ray.runstate.layout import append_train_metrics, round_paths
+from srft_ray.runstate.manifest import RoundManifest, Stage
+from srft_ray.runstate.run_manifest import RunManifest
 
 __all__ = ["PolicyEngines", "run_loop", "run_round", "run_training_stage"]
 
@@ -49,8 +49,8 @@ __all__ = ["PolicyEngines", "run_loop", "run_round", "run_training_stage"]
 def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
     """Run (or resume) every round of `config`; returns the run directory."""
     from srft_ray.model_prep import prepare_model
+    from srft_ray.present.progress import format_duration, format_round_summary
     from srft_ray.ray_cluster import init_ray
-    from srft_ray.rounds.progress import format_duration, format_round_summary
     from srft_ray.tasks.source import load_task_source
 
     started = time.monotonic()
@@ -94,7 +94,7 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
         ctx.engines.release()
     log(f"[run] {config.num_rounds} rounds done in {format_duration(time.monotonic() - started)}")
     if config.write_report:
-        from srft_ray.rounds.report import write_report
+        from srft_ray.present.report import write_report
 
         log(f"[run] report: {write_report(run_dir)}  (rewrite it with `srft report {run_dir}`)")
     return run_dir
@@ -389,9 +389,9 @@ def evaluate_base(ctx: RunContext) -> dict[str, Any]:
     """
     import shutil
 
+    from srft_ray.present.progress import stage_line
     from srft_ray.rounds.evaluation import evaluate_policy
-    from srft_ray.rounds.hashing import read_json, write_json_atomic
-    from srft_ray.rounds.progress import stage_line
+    from srft_ray.runstate.hashing import read_json, write_json_atomic
 
     folder = ctx.run.run_dir / "base"
     inputs = {

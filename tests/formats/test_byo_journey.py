@@ -58,7 +58,7 @@ def test_import_critique_train_view(data_dir, tmp_path, tokenizer, smollm_dir, r
     from srft_ray.formats.cli import main as srft_io
     from srft_ray.jobs.critique import main as critique
     from srft_ray.jobs.train import main as train
-    from srft_ray.viewer import main as view
+    from srft_ray.present.viewer import main as view
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -1,4 +1,18 @@
-"""Run directory layout, the metric names stages record, and the train metrics JSONL."""
+"""Run directory layout, the metric names stages record, and the train metrics JSONL.
+
+RUN_DIR/
+  run.json                       run manifest: the run config and the rounds started so far
+  round-000/
+    manifest.json                round manifest: per stage status, input/output hashes, metrics
+    collected/                   TrajectoryStore written by collect
+    labelled/                    TrajectoryStore written by critique
+    checkpoint/                  training checkpoints (DCP), for resume inside train
+    export/                      Hugging Face safetensors export: the next round's policy
+    train/metrics.jsonl          one JSON object per optimizer step (TRAIN_METRIC_FIELDS)
+    eval/                        TrajectoryStore of held-out evaluation episodes
+  report/index.html              `srft report RUN_DIR`
+  report/trajectories/*.html     per-trajectory viewer pages
+"""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from srft_ray.rounds.layout import STAGES
+from srft_ray.runstate.layout import STAGES
 
 
 @dataclass(kw_only=True)
@@ -198,7 +198,7 @@ def format_round_summary(manifest: Any) -> str:
 
     `manifest` is a RoundManifest; the first logged train loss comes from the train metrics file.
     """
-    from srft_ray.rounds.layout import read_train_metrics
+    from srft_ray.runstate.layout import read_train_metrics
 
     records = read_train_metrics(manifest.paths.train_metrics)
     first_loss = records[0]["loss"] if records else None

@@ -11,10 +11,10 @@ import pytest
 
 from srft_ray.cli import main as srft_main
 from srft_ray.data.store import TrajectoryStore
-from srft_ray.rounds.manifest import RoundManifest, round_paths
-from srft_ray.rounds.report import main as report_main
-from srft_ray.rounds.report import step_label, viewer_page_path
-from srft_ray.rounds.svg_plots import bar_chart, line_chart, nice_ticks
+from srft_ray.present.report import main as report_main
+from srft_ray.present.report import step_label, viewer_page_path
+from srft_ray.present.svg_plots import bar_chart, line_chart, nice_ticks
+from srft_ray.runstate.manifest import RoundManifest, round_paths
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from srft_ray.rounds.svg_plots import line_chart
+from srft_ray.present.svg_plots import line_chart
 
 WIDTH, ROW, LEFT, RIGHT = 640, 26, 170, 40
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from srft_ray.data.model import Task
+from srft_ray.present.ablation_report import ablation_section
 from srft_ray.rounds.ablate import AblateConfig, format_table, plan_arms, summarize
-from srft_ray.rounds.ablation_report import ablation_section
 
 TASKS = [
     Task(instance_id=f"r{i}__t-{i}", repo=f"o/r{i}", base_commit="c", problem_statement="p")

@@ -1,24 +1,13 @@
-"""Run directory layout and the manifests that make a restarted loop resume instead of redo.
-
-    RUN_DIR/
-      run.json                       run manifest: the run config and the rounds started so far
-      round-000/
-        manifest.json                round manifest: per stage status, input/output hashes, metrics
-        collected/                   TrajectoryStore written by collect
-        labelled/                    TrajectoryStore written by critique
-        checkpoint/                  training checkpoints (DCP), for resume inside train
-        export/                      Hugging Face safetensors export: the next round's policy
-        train/metrics.jsonl          one JSON object per optimizer step (TRAIN_METRIC_FIELDS)
-        eval/                        TrajectoryStore of held-out evaluation episodes
-      report/index.html              `srft report RUN_DIR`
-      report/trajectories/*.html     per-trajectory viewer pages
+"""Round manifests: per stage status, input/output hashes, metrics and attempts, so a restarted
+loop resumes instead of redoing what finished.
 
 A stage is skipped on restart only when it is done AND the hash of its inputs (config hash, the
 content hash of the datasets and checkpoints it reads) equals the hash recorded when it ran.
 Inputs chain through outputs (critique's input is collect's output hash), so redoing one stage
 invalidates everything downstream of it without any extra bookkeeping.
 Manifests are written atomically (temporary file, fsync, rename): a crash mid-write leaves the
-previous manifest in place.
+previous manifest in place. The directory layout lives in `srft_ray.runstate.layout` and the
+hashes in `srft_ray.runstate.hashing`; the names below re-export the ones callers need together.
 """
 
 from __future__ import annotations
@@ -35,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from srft_ray.data.model import DataError
-from srft_ray.rounds.hashing import (
+from srft_ray.runstate.hashing import (
     checkpoint_hash,
     content_hash,
     dataset_hash,
@@ -45,7 +34,7 @@ from srft_ray.rounds.hashing import (
     read_json,
     write_json_atomic,
 )
-from srft_ray.rounds.layout import (
+from srft_ray.runstate.layout import (
     STAGE_METRICS,
     STAGES,
     TRAIN_METRIC_FIELDS,

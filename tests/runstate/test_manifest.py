@@ -17,7 +17,7 @@ from synthetic_run import make_trajectory, write_safetensors
 
 from srft_ray.data.model import DataError
 from srft_ray.data.store import TrajectoryStore
-from srft_ray.rounds.manifest import (
+from srft_ray.runstate.manifest import (
     RoundManifest,
     append_train_metrics,
     checkpoint_hash,
@@ -26,7 +26,7 @@ from srft_ray.rounds.manifest import (
     json_hash,
     read_train_metrics,
 )
-from srft_ray.rounds.run_manifest import RunManifest
+from srft_ray.runstate.run_manifest import RunManifest
 
 
 def _collect(run_dir, trajs):
@@ -118,7 +118,7 @@ def test_misuse_and_bad_files_give_clear_errors(tmp_path):
 CHILD = textwrap.dedent(
     """
     import os, sys, time
-    from srft_ray.rounds.manifest import RoundManifest
+    from srft_ray.runstate.manifest import RoundManifest
     manifest = RoundManifest.load_or_create(sys.argv[1], 0)
     mode = sys.argv[2]
     if mode == "hang-before-rename":
@@ -227,7 +227,7 @@ def test_hashes_are_stable_and_content_based(tmp_path):
     assert inputs_hash({"a": "1", "b": "2"}) == inputs_hash({"b": "2", "a": "1"})
     # pinned value: changing the hash recipe would silently redo every finished stage
     assert json_hash({"b": [1, 2], "a": "x"}) == hashlib.sha256(b'{"a":"x","b":[1,2]}').hexdigest()
-    code = "from srft_ray.rounds.manifest import dataset_hash; import sys; print(dataset_hash(sys.argv[1]))"
+    code = "from srft_ray.runstate.manifest import dataset_hash; import sys; print(dataset_hash(sys.argv[1]))"
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "elsewhere")],
         env={**os.environ, "PYTHONHASHSEED": "123"},

@@ -12,7 +12,7 @@ from srft_ray.data.model import Outcome, Step, StepLabel, Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.masking import render_trajectory
 
-DATA = Path(__file__).parent / "formats" / "data"
+DATA = Path(__file__).parents[1] / "formats" / "data"
 
 
 def _store(tmp_path) -> Path:

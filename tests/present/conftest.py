@@ -1,4 +1,4 @@
-"""Fixtures for the rounds tests."""
+"""Fixtures for the presentation tests: a small finished run directory."""
 
 from __future__ import annotations
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from srft_ray.data.model import DataError
-from srft_ray.rounds.hashing import json_hash, read_json, write_json_atomic
-from srft_ray.rounds.layout import round_paths
-from srft_ray.rounds.manifest import MANIFEST_VERSION, RoundManifest
+from srft_ray.runstate.hashing import json_hash, read_json, write_json_atomic
+from srft_ray.runstate.layout import round_paths
+from srft_ray.runstate.manifest import MANIFEST_VERSION, RoundManifest
 
 
 class RunManifest:

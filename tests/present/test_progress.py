@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 
-from srft_ray.rounds.manifest import RoundManifest
-from srft_ray.rounds.progress import (
+from srft_ray.present.progress import (
     Progress,
     ProgressConfig,
     format_duration,
     format_rate,
     format_round_summary,
 )
+from srft_ray.runstate.manifest import RoundManifest
 
 
 class FakeClock:

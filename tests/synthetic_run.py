@@ -8,8 +8,8 @@ from pathlib import Path
 
 from srft_ray.data.model import Outcome, Provenance, Step, StepLabel, Trajectory
 from srft_ray.data.store import TrajectoryStore
-from srft_ray.rounds.manifest import append_train_metrics, dataset_hash
-from srft_ray.rounds.run_manifest import RunManifest
+from srft_ray.runstate.manifest import append_train_metrics, dataset_hash
+from srft_ray.runstate.run_manifest import RunManifest
 
 
 def make_trajectory(

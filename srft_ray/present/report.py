@@ -23,11 +23,11 @@ from typing import Any
 
 from srft_ray.data.model import DataError, Trajectory
 from srft_ray.data.store import TrajectoryStore
-from srft_ray.rounds.layout import STAGES, read_train_metrics, report_dir
-from srft_ray.rounds.manifest import RoundManifest
-from srft_ray.rounds.progress import format_duration, format_round_summary
-from srft_ray.rounds.run_manifest import RunManifest
-from srft_ray.rounds.svg_plots import LABEL_COLORS, bar_chart, line_chart
+from srft_ray.present.progress import format_duration, format_round_summary
+from srft_ray.present.svg_plots import LABEL_COLORS, bar_chart, line_chart
+from srft_ray.runstate.layout import STAGES, read_train_metrics, report_dir
+from srft_ray.runstate.manifest import RoundManifest
+from srft_ray.runstate.run_manifest import RunManifest
 
 LABEL_SOURCES = ("human", "critic", "rule", "outcome", "scripted")
 
@@ -147,12 +147,12 @@ def write_viewer_pages(run_dir: Path, rounds: list[RoundData], config: ReportCon
     ]
     if not missing or not config.viewer_pages:
         return ""
-    if importlib.util.find_spec("srft_ray.viewer") is None:
+    if importlib.util.find_spec("srft_ray.present.viewer") is None:
         return (
             f"{len(missing)} trajectories have no viewer page: the viewer module "
-            "(srft_ray.viewer) is not installed."
+            "(srft_ray.present.viewer) is not installed."
         )
-    from srft_ray.viewer import write_html
+    from srft_ray.present.viewer import write_html
 
     tokenizer_path = _find_tokenizer(run_dir, rounds, config.tokenizer)
     if tokenizer_path is None:
@@ -349,7 +349,7 @@ def render_page(run: RunManifest, rounds: list[RoundData], out: Path, note: str)
     parts.append("</div>")
     ablation = run.run_dir / "ablate" / "results.json"
     if ablation.exists():
-        from srft_ray.rounds.ablation_report import ablation_section
+        from srft_ray.present.ablation_report import ablation_section
 
         parts += ablation_section(json.loads(ablation.read_text()))
     for data in rounds:
