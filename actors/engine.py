@@ -12,7 +12,7 @@ from typing import Any
 
 import ray
 
-from srft_ray.engine import EngineConfig, GenerateRequest, GenerateResult, VLLMEngine
+from srft_ray.vllm_engine import EngineConfig, GenerateRequest, GenerateResult, VLLMEngine
 
 
 class EngineActor:

@@ -98,9 +98,9 @@ def streaming_overlap(num_tasks: int, mode: str) -> dict:
     from srft_ray.collect import CollectConfig, collect
     from srft_ray.critic.pool import CritiquePool, PoolConfig
     from srft_ray.data.store import TrajectoryStore
-    from srft_ray.engine import EngineConfig
     from srft_ray.ray_cluster import init_ray
     from srft_ray.tasks.source import load_task_source
+    from srft_ray.vllm_engine import EngineConfig
 
     init_ray()
     engine = start_engine_actor(EngineConfig(max_model_len=8192, kv_cache_memory_gb=1.0))
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from srft_ray.actors.engine import EngineActor
     from srft_ray.data.store import TrajectoryStore
-    from srft_ray.engine import EngineConfig
+    from srft_ray.vllm_engine import EngineConfig
 
     if args.store:
         trajs = TrajectoryStore(args.store).read_all()[: args.num_trajectories]

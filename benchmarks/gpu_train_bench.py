@@ -35,8 +35,8 @@ from transformers import Qwen2Config, Qwen2ForCausalLM  # noqa: E402
 from srft_ray.train.attention import register_packed_attention  # noqa: E402
 from srft_ray.train.config import TrainConfig  # noqa: E402
 from srft_ray.train.distributed import setup_distributed, teardown_distributed  # noqa: E402
-from srft_ray.train.loop import build_optimizer, prepare_model, run_step  # noqa: E402
 from srft_ray.train.packing import Document, pack_documents, pad_documents, plan_bins  # noqa: E402
+from srft_ray.train.train_loop import build_optimizer, run_step, wrap_for_training  # noqa: E402
 
 QWEN25_15B = dict(
     hidden_size=1536, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
@@ -161,7 +161,7 @@ def main(argv=None) -> int:
         f"model: {num_params / 1e6:.1f}M params on {ctx.device}, init {time.perf_counter() - started:.1f}s"
     )
     dtype = torch.bfloat16 if cuda else torch.float32
-    wrapper = prepare_model(
+    wrapper = wrap_for_training(
         causal_lm, ctx=ctx, dtype=dtype, gradient_checkpointing=True,
         loss_chunk_tokens=args.loss_chunk,
     )  # fmt: skip

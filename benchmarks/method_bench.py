@@ -77,11 +77,11 @@ def loop_config(args: argparse.Namespace) -> LoopConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from srft_ray.critic.evaluation import evaluate as critic_eval
-    from srft_ray.critic.evaluation import reference_from_trajectories
+    from srft_ray.critic.critic_eval import evaluate as critic_eval
+    from srft_ray.critic.critic_eval import reference_from_trajectories
     from srft_ray.data.store import TrajectoryStore
     from srft_ray.rounds.ablate import AblateConfig, ablate, format_table
-    from srft_ray.rounds.loop import run_loop
+    from srft_ray.rounds.round_loop import run_loop
     from srft_ray.runstate.hashing import write_json_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

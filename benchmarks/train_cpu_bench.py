@@ -20,8 +20,8 @@ from srft_ray.model_prep import prepare_model as prepare_embedded
 from srft_ray.train.config import TrainConfig
 from srft_ray.train.data import PackedSchedule, documents_from_rendered
 from srft_ray.train.distributed import setup_distributed, teardown_distributed
-from srft_ray.train.loop import build_optimizer, prepare_model, run_step
 from srft_ray.train.packing import pad_documents
+from srft_ray.train.train_loop import build_optimizer, run_step, wrap_for_training
 
 
 def trajectories(count: int, seed: int) -> list[Trajectory]:
@@ -115,7 +115,7 @@ def main() -> None:
 
     # This trainer: packed rows, FSDP2 (1 rank), chunked loss over trained tokens only.
     ctx = setup_distributed()
-    ours = prepare_model(
+    ours = wrap_for_training(
         LlamaForCausalLM(model_config), ctx=ctx, dtype=torch.float32,
         gradient_checkpointing=False, loss_chunk_tokens=config.loss_chunk_tokens,
     )  # fmt: skip

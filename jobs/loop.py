@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     from srft_ray.logs import setup_logging
-    from srft_ray.rounds.loop import run_loop
+    from srft_ray.rounds.round_loop import run_loop
 
     log_dir = setup_logging(config.resolved_run_dir(), verbose=verbose)
     logger = logging.getLogger("srft_ray.jobs.loop")

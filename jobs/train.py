@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if config.num_workers == 0:
-            from srft_ray.train.loop import train_loop
+            from srft_ray.train.train_loop import train_loop
 
             result = train_loop(config.train)
             print(f"[train] done: {result.num_steps} steps, final loss {result.losses[-1:]}")

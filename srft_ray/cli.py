@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tasks": ("srft_ray.tasks.cli", "list or validate a task pack"),
     "collect": ("srft_ray.jobs.collect", "collect agent trajectories with Ray rollout workers"),
     "critique": ("srft_ray.jobs.critique", "label trajectory steps with a critic pool"),
-    "critic-eval": ("srft_ray.critic.evaluation", "precision/recall/F1 of critic labels"),
+    "critic-eval": ("srft_ray.critic.critic_eval", "precision/recall/F1 of critic labels"),
     "train": ("srft_ray.jobs.train", "step-masked fine-tuning with Ray Train + FSDP2"),
     "evaluate": ("srft_ray.jobs.evaluate", "resolve rate of a policy on held-out tasks"),
     "report": ("srft_ray.present.report", "write an HTML report of a run directory"),

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from srft_ray.agent.agent_loop import trajectory_id
 from srft_ray.agent.episode import EpisodeConfig
-from srft_ray.agent.loop import trajectory_id
 from srft_ray.config import config_hash as hash_config
 from srft_ray.data.model import Task
 from srft_ray.data.store import TrajectoryStore

@@ -8,7 +8,7 @@ import asyncio
 import inspect
 from typing import Any
 
-from srft_ray.engine import GenerateRequest, GenerateResult
+from srft_ray.vllm_engine import GenerateRequest, GenerateResult
 
 
 def _is_actor_handle(engine: Any) -> bool:

@@ -64,7 +64,7 @@ def engine_actor(ray_cluster, smollm_dir):
     import ray
 
     from srft_ray.actors.engine import start_engine_actor
-    from srft_ray.engine import EngineConfig
+    from srft_ray.vllm_engine import EngineConfig
 
     actor = start_engine_actor(
         EngineConfig(model=str(smollm_dir), max_model_len=8192, kv_cache_memory_gb=1.0),

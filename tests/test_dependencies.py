@@ -99,4 +99,4 @@ def test_no_import_cycle_among_library_modules():
 def test_the_checker_sees_imports(tmp_path):
     probe = LIBRARY / "collect.py"
     assert "srft_ray.actor_pool" in _imports(probe)
-    assert "srft_ray.agent.loop" in _imports(probe)
+    assert "srft_ray.agent.agent_loop" in _imports(probe)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srft_ray.agent.agent_loop import AGENT_NAME, run_episode, trajectory_id
 from srft_ray.agent.config import AgentConfig
-from srft_ray.agent.loop import AGENT_NAME, run_episode, trajectory_id
 from srft_ray.agent.policies import PolicyConfig, PolicyProvider
 from srft_ray.data.model import Outcome, Provenance, Task, Trajectory
 from srft_ray.protocols import TaskSource

@@ -17,12 +17,12 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from srft_ray.agent.loop import ContextLimitExceeded
+from srft_ray.agent.agent_loop import ContextLimitExceeded
 from srft_ray.agent.scripted import ScriptedConfig, ScriptedTeacher, scripted_teacher
 from srft_ray.data.model import Task
-from srft_ray.engine import EngineConfig
 from srft_ray.engine_client import EngineClient
 from srft_ray.protocols import PolicyClient, PolicyReply
+from srft_ray.vllm_engine import EngineConfig
 
 _TOKENIZER_LOCK = threading.Lock()
 
@@ -105,7 +105,7 @@ class VLLMPolicy:
         return list(rendered["input_ids"] if hasattr(rendered, "keys") else rendered)
 
     def generate(self, messages: list[dict[str, Any]]) -> PolicyReply:
-        from srft_ray.engine import GenerateRequest
+        from srft_ray.vllm_engine import GenerateRequest
 
         started = time.monotonic()
         prompt = self.prompt_ids(messages)

@@ -16,8 +16,8 @@ import urllib.request
 from typing import Any, Protocol
 
 from srft_ray.critic.config import OpenAIConfig
-from srft_ray.engine import GenerateRequest, GenerateResult
 from srft_ray.engine_client import EngineClient
+from srft_ray.vllm_engine import GenerateRequest, GenerateResult
 
 
 class CriticEngineDied(RuntimeError):

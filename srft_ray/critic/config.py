@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from srft_ray.engine import EngineConfig
+from srft_ray.vllm_engine import EngineConfig
 
 CritiqueMode = Literal["per_step", "single_pass"]
 LabelMode = Literal["critic", "rules", "critic_and_rules", "critic_or_rules"]

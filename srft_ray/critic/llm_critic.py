@@ -31,7 +31,7 @@ from srft_ray.critic.verdicts import (
     vote,
 )
 from srft_ray.data.model import StepLabel, Trajectory
-from srft_ray.engine import GenerateRequest, GenerateResult
+from srft_ray.vllm_engine import GenerateRequest, GenerateResult
 
 COMBINED_PREFIX = "combined:"
 """StepLabel.model of the final label in the combined modes, e.g. "combined:critic_or_rules"."""

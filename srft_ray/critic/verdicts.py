@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from srft_ray.engine import GenerateResult
+from srft_ray.vllm_engine import GenerateResult
 
 VERDICTS = ("good", "bad")
 BAD_OUTPUT_KINDS = ("unparseable", "wrong_count", "overflow", "engine_error")

@@ -14,12 +14,12 @@ from typing import Any
 
 from srft_ray.data.model import Task
 from srft_ray.data.store import TrajectoryStore
-from srft_ray.engine import EngineConfig
 from srft_ray.rounds.config import LoopConfig
 from srft_ray.runstate.hashing import inputs_hash
 from srft_ray.runstate.layout import STAGES, round_paths
 from srft_ray.runstate.manifest import RoundManifest, Stage, StageRecord
 from srft_ray.runstate.run_manifest import RunManifest
+from srft_ray.vllm_engine import EngineConfig
 
 Log = Callable[[str], None]
 

@@ -57,7 +57,7 @@ def ray_train_worker(config: dict[str, Any]) -> None:
     """TorchTrainer's per-worker function."""
     import ray.train
 
-    from srft_ray.train.loop import train_loop
+    from srft_ray.train.train_loop import train_loop
 
     rank = ray.train.get_context().get_world_rank()
 

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
+from srft_ray.agent.agent_loop import run_episode, trajectory_id
 from srft_ray.agent.config import AgentConfig
-from srft_ray.agent.loop import run_episode, trajectory_id
 from srft_ray.agent.scripted import ScriptedTeacher
 from srft_ray.data.model import Provenance
 from srft_ray.protocols import PolicyReply

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from srft_ray.agent.loop import ContextLimitExceeded
+from srft_ray.agent.agent_loop import ContextLimitExceeded
 from srft_ray.agent.policies import OpenAIPolicy, PolicyConfig, SamplingConfig, VLLMPolicy
 from srft_ray.openai_server import openai_server as serve_openai
 

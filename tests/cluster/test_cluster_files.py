@@ -123,7 +123,7 @@ def test_rayjob_has_the_fields_kuberay_requires(rayjob):
 
 
 def test_resource_shapes_agree_between_autoscaler_and_kuberay(autoscaler, rayjob):
-    from srft_ray.engine import EngineConfig
+    from srft_ray.vllm_engine import EngineConfig
 
     types = autoscaler["available_node_types"]
     gpu = worker_group(rayjob, "gpu")

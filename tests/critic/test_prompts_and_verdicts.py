@@ -15,7 +15,7 @@ from srft_ray.critic.verdicts import (
     renormalised_confidence,
     vote,
 )
-from srft_ray.engine import GenerateResult
+from srft_ray.vllm_engine import GenerateResult
 
 from .trajectories import make_trajectory
 

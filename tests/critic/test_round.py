@@ -11,7 +11,7 @@ import pytest
 from srft_ray.actors.critic_worker import start_critic_worker
 from srft_ray.collect import CollectConfig, collect
 from srft_ray.critic.config import CriticConfig
-from srft_ray.critic.evaluation import main as critic_eval
+from srft_ray.critic.critic_eval import main as critic_eval
 from srft_ray.critic.pool import CritiquePool, PoolConfig
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.jobs.critique import main as critique_job

@@ -2,7 +2,7 @@
 
 import ray
 
-from srft_ray.engine import GenerateRequest
+from srft_ray.vllm_engine import GenerateRequest
 
 
 def _prompt(tokenizer, text):

@@ -54,7 +54,7 @@ def tiny_model(path, tokenizer):
 
 
 def test_import_critique_train_view(data_dir, tmp_path, tokenizer, smollm_dir, ray_cluster, capsys):
-    from srft_ray.critic.evaluation import main as critic_eval
+    from srft_ray.critic.critic_eval import main as critic_eval
     from srft_ray.formats.cli import main as srft_io
     from srft_ray.jobs.critique import main as critique
     from srft_ray.jobs.train import main as train

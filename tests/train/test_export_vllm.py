@@ -9,7 +9,7 @@ import pytest
 import torch
 from train_helpers import tiny_config
 
-from srft_ray.train.loop import train_loop
+from srft_ray.train.train_loop import train_loop
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from train_helpers import make_trajectory, tiny_config, write_store
 
 from srft_ray.train.data import TrainDataError
-from srft_ray.train.loop import train_loop
+from srft_ray.train.train_loop import train_loop
 
 HERE = Path(__file__).parent
 

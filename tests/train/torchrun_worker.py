@@ -5,7 +5,7 @@ import sys
 
 from srft_ray.config import from_dict
 from srft_ray.train.config import TrainConfig
-from srft_ray.train.loop import train_loop
+from srft_ray.train.train_loop import train_loop
 
 if __name__ == "__main__":
     config = from_dict(TrainConfig, json.loads(open(sys.argv[1]).read()))

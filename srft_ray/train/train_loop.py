@@ -65,7 +65,7 @@ def lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
-def prepare_model(
+def wrap_for_training(
     causal_lm: torch.nn.Module,
     *,
     ctx: DistContext,
@@ -199,7 +199,7 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
             flush=True,
         )
     dtype = compute_dtype(config.mixed_precision, ctx.device)
-    wrapper = prepare_model(
+    wrapper = wrap_for_training(
         causal_lm,
         ctx=ctx,
         dtype=dtype,

@@ -324,7 +324,7 @@ def test_loop_training_through_ray_train(resumed_run, tmp_path):
     """The loop's train_num_workers > 0 path: TorchTrainer runs train_loop, the loop writes the
     per-step metrics file and the stage metrics from what the workers reported."""
     from srft_ray.rounds.config import LoopConfig
-    from srft_ray.rounds.loop import run_training_stage
+    from srft_ray.rounds.round_loop import run_training_stage
     from srft_ray.runstate.layout import read_train_metrics
     from srft_ray.train.config import TrainConfig
 

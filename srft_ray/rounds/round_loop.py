@@ -320,7 +320,7 @@ def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str
 
     cfg = loop
     if cfg.train_num_workers == 0:
-        from srft_ray.train.loop import train_loop
+        from srft_ray.train.train_loop import train_loop
 
         result = train_loop(config, report=record)
         data, steps = result.data, result.first_step + result.num_steps

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from srft_ray.critic.evaluation import evaluate, main, reference_from_trajectories
+from srft_ray.critic.critic_eval import evaluate, main, reference_from_trajectories
 from srft_ray.data.model import DataError, StepLabel
 from srft_ray.data.store import TrajectoryStore
 
