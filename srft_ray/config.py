@@ -4,6 +4,8 @@ Each component declares a keyword-only dataclass next to the class it configures
 config nests them. `load_config(RootConfig, files, overrides)` merges YAML files left to right,
 applies dotted overrides, and builds the dataclasses while checking every key and type, so a typo
 is an error that names the key (and the file it came from) instead of a silently ignored setting.
+A config class may list `MOVED_KEYS` (a ClassVar: old key -> new dotted path) so a renamed key
+names its new place.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
+    moved = getattr(cls, "MOVED_KEYS", {})  # old key -> its new path under the same section
+    for key in unknown:
+        if key in moved:
+            prefix = f"{where}." if where else ""
+            raise ConfigError(f"key {prefix + key!r} is now {prefix + moved[key]!r}")
     if unknown:
         name = f"{where}.{unknown[0]}" if where else unknown[0]
         raise ConfigError(

@@ -48,3 +48,13 @@ def test_unknown_keys_and_bad_values_name_the_key_and_file(tmp_path):
         load_config(Root, [], ["inner.steps=many"])
     with pytest.raises(ConfigError, match="key.path=value"):
         load_config(Root, [], ["novalue"])
+
+
+def test_a_moved_key_names_its_new_place():
+    from srft_ray.rounds.config import LoopConfig
+
+    with pytest.raises(ConfigError, match=r"'critique' is now 'critique_pool'"):
+        load_config(LoopConfig, [], ["critique.num_workers=2"])
+    assert (
+        load_config(LoopConfig, [], ["critique_pool.num_workers=2"]).critique_pool.num_workers == 2
+    )

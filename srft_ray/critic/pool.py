@@ -221,6 +221,6 @@ def check_unknown_share(counts: dict[str, int], limit: float, where: Any) -> Non
             f"of {num_steps}; good {counts.get('good', 0)}, bad {counts.get('bad', 0)}), above "
             f"max_unknown_share={limit:g}. The critic gave no verdict for them (see the bad "
             "outputs above: overflow, unparsable replies, a failing backend). Fix the critic, "
-            "or raise the limit: critique.max_unknown_share=... (srft run) or "
+            "or raise the limit: critique_pool.max_unknown_share=... (srft run) or "
             "pool.max_unknown_share=... (srft critique); 1.0 turns the check off."
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from srft_ray.agent.episode import EpisodeConfig
 from srft_ray.agent.policies import PolicyConfig
@@ -66,6 +66,8 @@ class EvaluateConfig:
 class LoopConfig:
     """`srft run`: R rounds of collect -> critique -> train -> evaluate."""
 
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"critique": "critique_pool"}
+
     name: str = "embedded"
     """Run name; the run directory defaults to ./runs/<name>."""
     run_dir: str = ""
@@ -83,7 +85,9 @@ class LoopConfig:
     """Collection; its episode.policy (kind vllm) samples the current policy. `round`,
     `tasks` and `instance_ids` are set by the loop each round."""
     critic: CriticConfig = field(default_factory=CriticConfig)
-    critique: PoolConfig = field(default_factory=PoolConfig)
+    """The critic: backend, model, prompt and label source."""
+    critique_pool: PoolConfig = field(default_factory=PoolConfig)
+    """The critique pool (workers, batches, unknown-label guard) that runs `critic`."""
     critic_num_cpus: float = 1.0
     """Ray CPUs per critic worker (it hosts its own vLLM engine unless labels=rules)."""
     critic_num_gpus: float = 0.0

@@ -216,7 +216,7 @@ class _CritiqueThread(threading.Thread):
         pool = None
         try:
             pool = CritiquePool(
-                cfg.critique,
+                cfg.critique_pool,
                 lambda n: start_critic_worker(
                     cfg.critic, num_cpus=cfg.critic_num_cpus, num_gpus=cfg.critic_num_gpus
                 ),

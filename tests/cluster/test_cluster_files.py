@@ -246,7 +246,9 @@ def test_loop_config_loads_and_fits_the_cluster(autoscaler, rayjob):
     # an engine with tensor parallelism n asks Ray for n GPUs, all on one node
     assert policy_engine.tensor_parallel_size == config.policy_engine_num_gpus <= gpus_per_node
     assert config.critic.engine.tensor_parallel_size == config.critic_num_gpus <= gpus_per_node
-    overlap = config.policy_engine_num_gpus + config.critique.num_workers * config.critic_num_gpus
+    overlap = (
+        config.policy_engine_num_gpus + config.critique_pool.num_workers * config.critic_num_gpus
+    )
     assert overlap <= total_gpus  # collect and critique run at the same time
     assert config.train_use_gpu and config.train_num_workers <= total_gpus
     sandbox_cpus = types["cpu_sandbox"]["resources"]["CPU"] * types["cpu_sandbox"]["max_workers"]

@@ -38,7 +38,7 @@ def test_the_check_counts_final_labels_and_says_how_to_change_the_limit(tmp_path
     with pytest.raises(UnknownLabelsError) as caught:
         check_unknown_share(counts, 0.4, store.path)
     message = str(caught.value)
-    for part in ("50.0%", "3 of 6", str(store.path), "critique.max_unknown_share", "1.0"):
+    for part in ("50.0%", "3 of 6", str(store.path), "critique_pool.max_unknown_share", "1.0"):
         assert part in message
     check_unknown_share({"good": 0, "bad": 0, "unknown": 0}, 0.0, store.path)  # empty store
     check_unknown_share({"unknown": 5}, 1.0, store.path)  # 1.0 never fires
