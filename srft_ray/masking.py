@@ -1,6 +1,6 @@
 """The one function that turns a (labelled) trajectory into token ids and a loss mask.
 
-What is trained (DESIGN.md "Masking is the heart of the method"):
+What is trained (README.md "How it fits together"):
 - only assistant tokens: the message content and the end-of-turn token the template closes the turn
   with; never role headers, the newline after the end-of-turn token, system, task or observations;
 - mode `rft`: resolved trajectories only (an unresolved one renders with an all-zero mask);

@@ -1,9 +1,9 @@
 """Attention for packed rows: causal attention inside each document, none across documents.
 
 Registered with transformers' AttentionInterface as "srft_packed". The packed row's document
-lengths reach it through the forward kwargs (`cu_seq_lens_q`, the name transformers' own varlen
-kernels use), and it runs `scaled_dot_product_attention(is_causal=True)` on each document's
-slice. That picks the fused flash / memory-efficient kernels on GPU (no O(L^2) mask is built)
+lengths reach it through the forward kwargs (`packed_doc_lengths`, which the loss wrapper in
+srft_ray.train.loss passes down), and it runs `scaled_dot_product_attention(is_causal=True)`
+on each document's slice. That picks the fused flash / memory-efficient kernels on GPU (no O(L^2) mask is built)
 and is exact on CPU, so the same code path is tested here and runs on the GPU machine.
 A model without document lengths (e.g. a padded batch) falls back to transformers' SDPA.
 
