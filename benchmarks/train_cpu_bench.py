@@ -15,7 +15,7 @@ import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from srft_ray.data.model import Outcome, Step, StepLabel, Trajectory
-from srft_ray.masking import render_trajectory
+from srft_ray.masking import MaskingConfig, render_trajectory
 from srft_ray.model_prep import prepare_model as prepare_embedded
 from srft_ray.train.config import TrainConfig
 from srft_ray.train.data import PackedSchedule, documents_from_rendered
@@ -75,7 +75,7 @@ def main() -> None:
         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
     )  # fmt: skip
     config = TrainConfig(
-        tokens_per_micro_batch=args.rows, max_length=args.max_length, num_epochs=1,
+        tokens_per_micro_batch=args.rows, masking=MaskingConfig(max_length=args.max_length), num_epochs=1,
         gradient_checkpointing=False, lr=1e-4, seed=0,
     )  # fmt: skip
     rendered = [

@@ -87,10 +87,24 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
             f"unknown key {name!r} for {cls.__name__} (known: {', '.join(sorted(fields))})"
         )
     kwargs = {
-        name: _coerce(hints[name], value, f"{where}.{name}" if where else name)
+        name: _coerce(
+            hints[name], _onto_default(fields[name], value), f"{where}.{name}" if where else name
+        )
         for name, value in data.items()
     }
     return cls(**kwargs)
+
+
+def _onto_default(spec: dataclasses.Field, value: Any) -> Any:
+    """A partial mapping for a nested section fills in the parent's default for that section
+    (TrainConfig's masking has max_length 4096, not MaskingConfig's None), not the child class's."""
+    if not isinstance(value, dict) or spec.default_factory is dataclasses.MISSING:
+        return value
+    default = spec.default_factory()
+    if not dataclasses.is_dataclass(default):
+        return value
+    current = {f.name: getattr(default, f.name) for f in dataclasses.fields(default) if f.init}
+    return _deep_merge(current, value)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

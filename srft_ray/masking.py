@@ -65,6 +65,10 @@ class MaskingConfig:
     overflow: Literal["elide_observations", "truncate"] = "elide_observations"
     """Past max_length: elide whole early observations, then cut the end; or only cut the end."""
 
+    def __post_init__(self) -> None:
+        if self.max_length is not None and self.max_length < 1:
+            raise ValueError(f"max_length must be >= 1 or None (no limit), got {self.max_length}")
+
 
 @dataclass(kw_only=True)
 class RenderedExample:

@@ -58,3 +58,7 @@ def test_a_moved_key_names_its_new_place():
     assert (
         load_config(LoopConfig, [], ["critique_pool.num_workers=2"]).critique_pool.num_workers == 2
     )
+    with pytest.raises(ConfigError, match=r"'train.mode' is now 'train.masking.mode'"):
+        load_config(LoopConfig, [], ["train.mode=rft"])
+    train = load_config(LoopConfig, [], ["train.masking.mode=rft"]).train
+    assert train.masking.mode == "rft" and train.masking.max_length == 4096

@@ -286,13 +286,17 @@ def run_arm(arm, config, evaluate, common, base, trajs, eval_tasks, out_root, en
     if arm.mode:
         data_dir, facts = arm_data(arm, trajs, folder / "data")
         row.update(facts)
+        masking = replace(
+            config.train.masking,
+            mode=arm.mode,
+            label_sources=facts.get("label_sources", list(config.train.masking.label_sources)),
+        )
         train_config = replace(
             config.train,
-            mode=arm.mode,
+            masking=masking,
             seed=arm.seed,
             model_path=base,
             dataset_dirs=[str(data_dir)],
-            label_sources=facts.get("label_sources", list(config.train.label_sources)),
             output_dir=str(folder / "export"),
             checkpoint_dir=str(folder / "checkpoint") if config.train.checkpoint_every else "",
         )

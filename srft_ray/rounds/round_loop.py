@@ -281,7 +281,7 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
         return str(stage.output_path("export"))
     ctx.engines.release()  # training wants the accelerator (and on CPU, the cores)
     ctx.log(
-        f"[train] round {manifest.round_index}: {config.mode} from {Path(config.model_path).name}"
+        f"[train] round {manifest.round_index}: {config.masking.mode} from {Path(config.model_path).name}"
         f" on {len(config.dataset_dirs)} labelled store(s)"
     )
     try:
@@ -374,7 +374,7 @@ def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str
                 "num_shortened_observations",
             )
         },
-        "mode": config.mode,
+        "mode": config.masking.mode,
     }
 
 

@@ -1,37 +1,42 @@
 """TrainConfig: everything one fine-tuning run needs, as a keyword-only typed dataclass.
 
-Imports only the standard library so the GPU benchmark (torch + transformers only) can use it.
+Imports only the standard library and srft_ray.masking (itself standard library only), so the
+GPU benchmark (torch + transformers only) can use it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
+
+from srft_ray.masking import MaskingConfig
 
 
 @dataclass(kw_only=True)
 class TrainConfig:
     """One step-masked fine-tuning run (loaded from YAML by srft_ray.jobs.train)."""
 
+    MOVED_KEYS: ClassVar[dict[str, str]] = {
+        key: f"masking.{key}"
+        for key in (
+            "mode",
+            "unknown_as",
+            "label_sources",
+            "max_length",
+            "action_format",
+            "observation_template",
+            "overflow",
+        )
+    }
+
     model_path: str = ""
     """Hugging Face folder of the starting policy; empty means the embedded SmolLM2."""
     dataset_dirs: list[str] = field(default_factory=list)
     """Labelled trajectory stores (TrajectoryStore directories) to train on, read in order."""
-    mode: Literal["rft", "srft", "all"] = "srft"
-    """rft: resolved trajectories only; srft: mask steps labelled bad; all: train every step."""
-    unknown_as: Literal["good", "bad"] = "good"
-    """How SRFT treats steps without a usable label."""
-    label_sources: list[str] = field(default_factory=lambda: ["human", "critic", "rule", "outcome"])
-    """Which label decides a step, in priority order (srft_ray.masking.MaskingConfig)."""
-    action_format: Literal["text", "tool_calls"] = "text"
-    """The action format the trained policy emits: recorded tool calls become text actions
-    (srft's agent; counted) or render natively through a tool-capable chat template."""
-    observation_template: str | None = None
-    """Observation template the policy will see (None: as recorded / the default agent's)."""
-    overflow: Literal["elide_observations", "truncate"] = "elide_observations"
-    """Past max_length: drop whole early observations first (actions never), then cut the end."""
-    max_length: int = 4096
-    """Tokens per trajectory after rendering (masking keeps the first max_length); 0: no cut."""
+    masking: MaskingConfig = field(default_factory=lambda: MaskingConfig(max_length=4096))
+    """What is trained and how a trajectory is rendered (srft_ray.masking.MaskingConfig): mode,
+    unknown_as, label_sources, max_length (None: no cut), action_format, observation_template,
+    overflow."""
     tokens_per_micro_batch: int = 8192
     """Packed sequence length: several trajectories share one row up to this many tokens."""
     grad_accum_steps: int = 1

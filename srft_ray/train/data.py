@@ -132,17 +132,7 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
             if not path.is_dir():
                 raise TrainDataError(f"{path}: dataset directory does not exist")
             for traj in TrajectoryStore(path):
-                ex = render_trajectory(
-                    traj,
-                    tokenizer,
-                    mode=config.mode,
-                    max_length=config.max_length or None,
-                    unknown_as=config.unknown_as,
-                    label_sources=list(config.label_sources),
-                    action_format=config.action_format,
-                    observation_template=config.observation_template,
-                    overflow=config.overflow,
-                )
+                ex = render_trajectory(traj, tokenizer, config.masking)
                 yield traj.trajectory_id, ex
 
     docs, stats = documents_from_rendered(rendered(), config, vocab_size)
@@ -152,7 +142,7 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
     if not docs:
         raise TrainDataError(
             f"{where}: none of {stats.num_trajectories} trajectories has a trainable token in "
-            f"mode {config.mode!r} ({stats.num_dropped_untrainable} untrainable, "
+            f"mode {config.masking.mode!r} ({stats.num_dropped_untrainable} untrainable, "
             f"{stats.num_dropped_too_long} longer than {config.tokens_per_micro_batch} tokens)"
         )
     return docs, stats

@@ -39,7 +39,7 @@ TINY = [
     "collect.episodes_per_worker=1",
     "critic_num_cpus=0.25",
     "train.max_steps=1",
-    "train.max_length=1024",
+    "train.masking.max_length=1024",
     "train.tokens_per_micro_batch=1024",
     "evaluate.episode.agent.step_limit=1",
     "evaluate.episode.policy.sampling.max_tokens=32",
@@ -141,10 +141,10 @@ def test_run_defaults_are_the_embedded_config(tmp_path):
     assert config.tasks.source.startswith("generated:") and config.tasks.split_by == "repo"
     assert config.teacher.scripted.mode == "imitable" and config.evaluate_base
     # limits that fit the imitable teacher's longest plan (11 steps) and the whole trajectory
-    assert config.teacher_step_limit >= 11 and config.train.max_length >= 2048
-    config = parse_config(["--run-dir", str(tmp_path), "num_rounds=3", "train.mode=rft"])
+    assert config.teacher_step_limit >= 11 and config.train.masking.max_length >= 2048
+    config = parse_config(["--run-dir", str(tmp_path), "num_rounds=3", "train.masking.mode=rft"])
     assert config.resolved_run_dir() == tmp_path and config.num_rounds == 3
-    assert config.train.mode == "rft"
+    assert config.train.masking.mode == "rft"
     with pytest.raises(ValueError, match="num_round"):
         parse_config(["num_round=3"])
 
@@ -323,6 +323,7 @@ def test_collect_job_through_ray_job_submit(ray_cluster, tmp_path):
 def test_loop_training_through_ray_train(resumed_run, tmp_path):
     """The loop's train_num_workers > 0 path: TorchTrainer runs train_loop, the loop writes the
     per-step metrics file and the stage metrics from what the workers reported."""
+    from srft_ray.masking import MaskingConfig
     from srft_ray.rounds.config import LoopConfig
     from srft_ray.rounds.round_loop import run_training_stage
     from srft_ray.runstate.layout import read_train_metrics
@@ -332,7 +333,7 @@ def test_loop_training_through_ray_train(resumed_run, tmp_path):
     train = TrainConfig(
         dataset_dirs=[str(resumed_run["run_dir"] / "round-000" / "labelled")],
         max_steps=1,
-        max_length=1024,
+        masking=MaskingConfig(max_length=1024),
         tokens_per_micro_batch=1024,
         gradient_checkpointing=False,
         export_dtype="bfloat16",

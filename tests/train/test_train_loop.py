@@ -15,10 +15,12 @@ import torch
 from safetensors.torch import load_file
 from train_helpers import make_trajectory, tiny_config, write_store
 
+from srft_ray.masking import MaskingConfig
 from srft_ray.train.data import TrainDataError
 from srft_ray.train.train_loop import train_loop
 
 HERE = Path(__file__).parent
+RFT = MaskingConfig(mode="rft", max_length=None)
 
 
 def _weights(folder: str) -> dict[str, torch.Tensor]:
@@ -111,7 +113,7 @@ def test_rft_without_resolved_trajectory_is_a_clear_error(tiny_model_dir, tmp_pa
         [make_trajectory(i, resolved=False, labels=["good", "good"]) for i in range(3)],
     )
     with pytest.raises(TrainDataError, match="none of 3 trajectories has a trainable token"):
-        train_loop(tiny_config(tiny_model_dir, store, tmp_path, mode="rft"))
+        train_loop(tiny_config(tiny_model_dir, store, tmp_path, masking=RFT))
 
 
 def test_empty_and_missing_datasets_are_errors(tiny_model_dir, tmp_path):
@@ -143,7 +145,7 @@ def test_too_long_and_untrainable_are_counted_skips(tiny_model_dir, labelled_sto
             tiny_model_dir,
             labelled_store,
             tmp_path,
-            mode="rft",
+            masking=RFT,
             tokens_per_micro_batch=300,
             max_steps=1,
         )

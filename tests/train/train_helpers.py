@@ -7,6 +7,7 @@ from pathlib import Path
 
 from srft_ray.data.model import Outcome, Step, StepLabel, Trajectory
 from srft_ray.data.store import TrajectoryStore
+from srft_ray.masking import MaskingConfig
 from srft_ray.train.config import TrainConfig
 
 
@@ -74,8 +75,7 @@ def tiny_config(model_dir: Path, dataset: Path, tmp: Path, **overrides) -> Train
     base = dict(
         model_path=str(model_dir),
         dataset_dirs=[str(dataset)],
-        mode="srft",
-        max_length=0,
+        masking=MaskingConfig(mode="srft", max_length=None),
         tokens_per_micro_batch=1024,
         lr=3e-3,
         warmup_steps=1,
