@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--num-tasks", type=int, default=300, help="tasks to generate")
     make.add_argument("--seed", type=int, default=0, help="same seed, same pack (byte for byte)")
     make.add_argument("--num-repos", type=int, default=0, help="repositories (0: one per 6 tasks)")
+    make.add_argument(
+        "--bugs-per-shape", type=int, default=0, help="only the first N bugs of each shape (0: all)"
+    )
     return parser
 
 
@@ -51,7 +54,11 @@ def _generate(args: argparse.Namespace) -> int:
 
     try:
         summary = generate_pack(
-            args.out, num_tasks=args.num_tasks, seed=args.seed, num_repos=args.num_repos
+            args.out,
+            num_tasks=args.num_tasks,
+            seed=args.seed,
+            num_repos=args.num_repos,
+            bugs_per_shape=args.bugs_per_shape,
         )
     except (FileExistsError, ValueError) as exc:
         print(f"srft tasks: {exc}", file=sys.stderr)

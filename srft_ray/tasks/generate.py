@@ -61,6 +61,11 @@ class GenerateConfig:
     """Repositories (families) the tasks spread over; 0: one per `tasks_per_repo` tasks."""
     tasks_per_repo: int = 6
     """Tasks per repository when num_repos is 0."""
+    bugs_per_shape: int = 0
+    """Only the first N bugs each function shape can carry (0: all). A narrower family: with 1,
+    each of the 22 shapes has one bug, so a small student sees each (shape, bug) pair often
+    enough to learn it from a few hundred trajectories; held-out repositories still differ in
+    every name, domain and example."""
 
 
 @dataclass(kw_only=True)
@@ -174,6 +179,10 @@ def task_row(family: Family, candidate: Candidate, number: int, rng: random.Rand
     return {"row": row, "files": files}
 
 
+def _limited(found: list[Candidate], config: GenerateConfig) -> list[Candidate]:
+    return found[: config.bugs_per_shape] if config.bugs_per_shape else found
+
+
 def _pick(
     rng: random.Random, pool: list[Candidate], kind: str, counts: Counter[str], used: set[int]
 ) -> Candidate | None:
@@ -245,11 +254,14 @@ def generate_pack(
     num_tasks: int,
     seed: int = 0,
     num_repos: int | None = None,
+    bugs_per_shape: int = 0,
     config: GenerateConfig | None = None,
 ) -> GenerateSummary:
     """Write a task pack (tasks.jsonl + repos/*.bundle) of generated tasks to `out_dir`."""
     start = time.monotonic()
-    config = config or GenerateConfig(num_tasks=num_tasks, seed=seed, num_repos=num_repos or 0)
+    config = config or GenerateConfig(
+        num_tasks=num_tasks, seed=seed, num_repos=num_repos or 0, bugs_per_shape=bugs_per_shape
+    )
     if config.num_tasks < 1:
         raise ValueError("num_tasks must be at least 1")
     out = Path(out_dir)
@@ -260,7 +272,8 @@ def generate_pack(
     used_packages: set[str] = set()
     families = [build_family(config.seed, i, used_packages) for i in range(num_families)]
     pools = [
-        [c for fns in f.modules.values() for fn in fns for c in candidates(fn)] for f in families
+        [c for fns in f.modules.values() for fn in fns for c in _limited(candidates(fn), config)]
+        for f in families
     ]
     kinds = list(KINDS)
     random.Random(f"srft-gen/{config.seed}/kinds").shuffle(kinds)

@@ -92,23 +92,34 @@ SOURCES: dict[str, str] = {"embedded": "srft_ray.tasks.pack:embedded_pack"}
 
 
 def generated_source(name: str) -> TaskSource:
-    """ "generated:N:SEED": the generated task family of N tasks from SEED, built once into the
-    cache (seconds) and reused; the same name always means byte-identical tasks."""
+    """ "generated:N:SEED[:B]": the generated task family of N tasks from SEED (B: only the first
+    B bugs of each function shape), built once into the cache and reused; the same name always
+    means byte-identical tasks."""
     import tempfile
 
     from srft_ray.tasks import pack
     from srft_ray.tasks.generate import generate_pack
 
     try:
-        _, num, seed = name.split(":")
+        _, num, seed, *narrow = name.split(":")
         num_tasks, seed_value = int(num), int(seed)
+        bugs_per_shape = int(narrow[0]) if narrow else 0
+        if len(narrow) > 1:
+            raise ValueError(name)
     except ValueError:
-        raise DataError(f"{name!r}: a generated source is named generated:NUM_TASKS:SEED") from None
-    folder = pack.default_cache_dir().parent / "packs" / f"generated-{num_tasks}-{seed_value}"
+        raise DataError(
+            f"{name!r}: a generated source is named generated:NUM_TASKS:SEED[:BUGS_PER_SHAPE]"
+        ) from None
+    suffix = f"-b{bugs_per_shape}" if bugs_per_shape else ""
+    folder = (
+        pack.default_cache_dir().parent / "packs" / f"generated-{num_tasks}-{seed_value}{suffix}"
+    )
     if not (folder / "tasks.jsonl").is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=".gen-", dir=folder.parent))
-        generate_pack(scratch / "pack", num_tasks=num_tasks, seed=seed_value)
+        generate_pack(
+            scratch / "pack", num_tasks=num_tasks, seed=seed_value, bugs_per_shape=bugs_per_shape
+        )
         try:
             os.rename(scratch / "pack", folder)
         except OSError:
