@@ -1,9 +1,10 @@
 """Training-step throughput and MFU on one GPU: packed vs padded, with/without activation
 checkpointing, chunked loss, bf16 (FSDP2 mixed precision, fp32 master weights, fused AdamW).
 
-Imports ONLY torch + transformers + srft_ray.train's torch-only modules (the GPU machine has no
-Ray, vLLM, pyarrow or yaml). Random-weight Qwen2.5-1.5B-shaped model, documents of 2k-14k
-tokens packed into 16k-token rows, or padded two per batch. Run from the repository root:
+Imports ONLY torch + transformers + srft_ray.train's torch-only modules and the standard-library
+masking config they nest (the GPU machine has no Ray, vLLM or pyarrow). Random-weight
+Qwen2.5-1.5B-shaped model, documents of 2k-14k tokens packed into 16k-token rows, or padded two
+per batch. Run from the repository root:
 
     python benchmarks/gpu_train_bench.py                # H100/H200, ~3-5 minutes
     python benchmarks/gpu_train_bench.py --tiny         # CPU smoke test with small shapes
