@@ -92,7 +92,12 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
         )
         for name, value in data.items()
     }
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except ValueError as exc:  # a config's own check (__post_init__): name where it sits
+        raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
 
 
 def _onto_default(spec: dataclasses.Field, value: Any) -> Any:

@@ -62,3 +62,14 @@ def test_a_moved_key_names_its_new_place():
         load_config(LoopConfig, [], ["train.mode=rft"])
     train = load_config(LoopConfig, [], ["train.masking.mode=rft"]).train
     assert train.masking.mode == "rft" and train.masking.max_length == 4096
+
+
+def test_a_backend_name_outside_its_map_names_the_known_ones():
+    from srft_ray.agent.policies import POLICIES, PolicyConfig, policy_provider
+    from srft_ray.rounds.config import LoopConfig
+
+    with pytest.raises(ConfigError, match=r"teacher: unknown policy kind 'gpt' \(known: openai, "):
+        load_config(LoopConfig, [], ["teacher.kind=gpt"])
+    assert set(POLICIES) == {"scripted", "vllm", "openai"}
+    with pytest.raises(ValueError, match="needs an engine"):
+        policy_provider(PolicyConfig(kind="vllm"))

@@ -17,7 +17,7 @@ from typing import Any
 
 from srft_ray.agent.agent_loop import AGENT_NAME, run_episode, trajectory_id
 from srft_ray.agent.config import AgentConfig
-from srft_ray.agent.policies import PolicyConfig, PolicyProvider
+from srft_ray.agent.policies import PolicyConfig, policy_provider
 from srft_ray.data.model import Outcome, Provenance, Task, Trajectory
 from srft_ray.protocols import TaskSource
 from srft_ray.sandbox import SandboxConfig, open_sandbox
@@ -48,7 +48,7 @@ class EpisodeRunner:
         self.task_source = task_source
         self.round_index = round_index
         self.config_hash = config_hash
-        self.policies = PolicyProvider(config.policy, engine=engine, round_index=round_index)
+        self.policies = policy_provider(config.policy, engine=engine, round_index=round_index)
         self._checkouts: dict[str, Path] = {}
         self._checkout_lock = threading.Lock()
         self._workspace = Path(tempfile.mkdtemp(prefix="srft-episodes-"))

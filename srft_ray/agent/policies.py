@@ -3,7 +3,8 @@
 A `PolicyProvider` lives once per rollout worker (it holds what episodes share: an engine
 handle, a tokenizer, a concurrency bound) and hands each episode its own PolicyClient via
 `for_episode(task, sample_index)`, so per-episode state (sampling seeds, the ScriptedTeacher's
-plan) never leaks between concurrent episodes.
+plan) never leaks between concurrent episodes. Each kind is one provider class, named in the
+POLICIES map; `policy_provider(config)` builds the one `config.kind` names.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Protocol
 
 from srft_ray.agent.agent_loop import ContextLimitExceeded
-from srft_ray.agent.scripted import ScriptedConfig, ScriptedTeacher, scripted_teacher
+from srft_ray.agent.scripted import ScriptedConfig, scripted_teacher
 from srft_ray.data.model import Task
 from srft_ray.engine_client import EngineClient
 from srft_ray.protocols import PolicyClient, PolicyReply
+from srft_ray.registry import resolve
 from srft_ray.vllm_engine import EngineConfig
 
 _TOKENIZER_LOCK = threading.Lock()
@@ -45,8 +47,9 @@ class SamplingConfig:
 class PolicyConfig:
     """Which policy the agent samples from, and how."""
 
-    kind: Literal["scripted", "vllm", "openai"] = "scripted"
-    """Backend: scripted (ScriptedTeacher), vllm (EngineActor / in-process engine), openai."""
+    kind: str = "scripted"
+    """Backend, a name in POLICIES: scripted (ScriptedTeacher), vllm (EngineActor /
+    in-process engine), openai (an OpenAI-compatible endpoint)."""
     version: str = ""
     """Policy version recorded in provenance (e.g. the checkpoint or round it came from)."""
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
@@ -66,6 +69,11 @@ class PolicyConfig:
     extra_body: dict[str, Any] = field(default_factory=dict)
     """openai: extra request fields (e.g. {"return_token_ids": true} on a vLLM server)."""
     scripted: ScriptedConfig = field(default_factory=ScriptedConfig)
+
+    def __post_init__(self) -> None:
+        if self.kind not in POLICIES:
+            known = ", ".join(sorted(POLICIES))
+            raise ValueError(f"unknown policy kind {self.kind!r} (known: {known})")
 
 
 def _seed(base: int | None, sample_index: int, step: int) -> int | None:
@@ -212,45 +220,47 @@ class OpenAIPolicy:
         raise AssertionError("unreachable")
 
 
-class PolicyProvider:
-    """Per-worker policy factory; see the module doc."""
+class ScriptedPolicies:
+    """kind "scripted": a fresh ScriptedTeacher per episode (its plan is per-episode state)."""
 
     def __init__(self, config: PolicyConfig, *, engine: Any = None, round_index: int = 0):
         self.config = config
-        self.engine = EngineClient(engine) if engine is not None else None
         self.round_index = round_index
         """Enters the scripted teacher's seed, so later teacher rounds are not copies."""
-        self.semaphore = threading.Semaphore(max(1, config.max_concurrency))
-        self._tokenizer = None
-        self._served_path: str | None = None
-        if config.kind == "vllm" and engine is None:
+
+    def sampling_params(self) -> dict[str, Any]:
+        return {"scripted": asdict(self.config.scripted)}
+
+    def for_episode(self, task: Task, sample_index: int) -> PolicyClient:
+        return scripted_teacher(
+            task, seed=sample_index, round_index=self.round_index, config=self.config.scripted
+        )
+
+
+class VLLMPolicies:
+    """kind "vllm": VLLMPolicy clients sharing one engine, tokenizer and concurrency bound."""
+
+    def __init__(self, config: PolicyConfig, *, engine: Any = None, round_index: int = 0):
+        if engine is None:
             raise ValueError(
                 "policy kind 'vllm' needs an engine (EngineActor handle or VLLMEngine)"
             )
+        self.config = config
+        self.engine = EngineClient(engine)
+        self.semaphore = threading.Semaphore(max(1, config.max_concurrency))
+        self._tokenizer = None
+        self._served_path: str | None = None
 
     @property
     def model_name(self) -> str:
-        if self.config.kind == "scripted":
-            return ScriptedTeacher.model_name
-        if self.config.model:
-            return self.config.model
-        if self.config.kind == "vllm":
-            return self.served_model_path().rstrip("/").rsplit("/", 1)[-1]
-        return ""
+        return self.config.model or self.served_model_path().rstrip("/").rsplit("/", 1)[-1]
 
     @property
     def version(self) -> str:
-        """The configured version, else (vllm) the checkpoint path the engine serves."""
-        if self.config.version or self.config.kind != "vllm":
-            return self.config.version or (
-                ScriptedTeacher.version if self.config.kind == "scripted" else ""
-            )
-        return self.served_model_path()
+        """The configured version, else the checkpoint path the engine serves."""
+        return self.config.version or self.served_model_path()
 
     def sampling_params(self) -> dict[str, Any]:
-        """What provenance records as the sampling parameters."""
-        if self.config.kind == "scripted":
-            return {"scripted": asdict(self.config.scripted)}
         return asdict(self.config.sampling)
 
     def served_model_path(self) -> str:
@@ -274,22 +284,52 @@ class PolicyProvider:
         return self._tokenizer
 
     def for_episode(self, task: Task, sample_index: int) -> PolicyClient:
-        kind = self.config.kind
-        if kind == "scripted":
-            return scripted_teacher(
-                task, seed=sample_index, round_index=self.round_index, config=self.config.scripted
-            )
-        if kind == "vllm":
-            return VLLMPolicy(
-                engine=self.engine,
-                tokenizer=self.tokenizer(),
-                sampling=self.config.sampling,
-                model_name=self.model_name,
-                version=self.version,
-                sample_index=sample_index,
-                max_model_len=self.config.engine.max_model_len,
-                semaphore=self.semaphore,
-            )
-        if kind == "openai":
-            return OpenAIPolicy(self.config, sample_index=sample_index, semaphore=self.semaphore)
-        raise ValueError(f"unknown policy kind {kind!r} (known: scripted, vllm, openai)")
+        return VLLMPolicy(
+            engine=self.engine,
+            tokenizer=self.tokenizer(),
+            sampling=self.config.sampling,
+            model_name=self.model_name,
+            version=self.version,
+            sample_index=sample_index,
+            max_model_len=self.config.engine.max_model_len,
+            semaphore=self.semaphore,
+        )
+
+
+class OpenAIPolicies:
+    """kind "openai": OpenAIPolicy clients sharing one concurrency bound."""
+
+    def __init__(self, config: PolicyConfig, *, engine: Any = None, round_index: int = 0):
+        self.config = config
+        self.semaphore = threading.Semaphore(max(1, config.max_concurrency))
+
+    def sampling_params(self) -> dict[str, Any]:
+        return asdict(self.config.sampling)
+
+    def for_episode(self, task: Task, sample_index: int) -> PolicyClient:
+        return OpenAIPolicy(self.config, sample_index=sample_index, semaphore=self.semaphore)
+
+
+POLICIES: dict[str, str] = {
+    "scripted": "srft_ray.agent.policies:ScriptedPolicies",
+    "vllm": "srft_ray.agent.policies:VLLMPolicies",
+    "openai": "srft_ray.agent.policies:OpenAIPolicies",
+}
+"""Policy kinds: name -> "module:Class" of its PolicyProvider (imported on use)."""
+
+
+class PolicyProvider(Protocol):
+    """Per-worker policy factory (see the module doc); one class per kind in POLICIES, built as
+    `Class(config, engine=..., round_index=...)`."""
+
+    def sampling_params(self) -> dict[str, Any]:
+        """What provenance records as the sampling parameters."""
+        ...
+
+    def for_episode(self, task: Task, sample_index: int) -> PolicyClient: ...
+
+
+def policy_provider(config: PolicyConfig, *, engine: Any = None, round_index: int = 0):
+    """The PolicyProvider of `config.kind` (ValueError naming the known kinds)."""
+    cls = resolve(POLICIES, config.kind, "policy kind")
+    return cls(config, engine=engine, round_index=round_index)
