@@ -13,10 +13,11 @@ from typing import Any
 
 import ray
 
-from srft_ray.critic.backends import EngineActorBackend, OpenAIBackend
+from srft_ray.critic.backends import critic_backend, critic_backend_class
 from srft_ray.critic.config import CriticConfig
 from srft_ray.critic.llm_critic import LabelledBatch, LLMCritic
 from srft_ray.data.model import Trajectory
+from srft_ray.engine_client import EngineClient
 
 
 class CriticWorker:
@@ -26,20 +27,18 @@ class CriticWorker:
         from srft_ray.model_prep import default_model_dir
 
         tokenizer_path = config.tokenizer
-        if config.labels == "rules":
-            backend = None  # rules need no model
-        elif config.backend == "openai":
-            backend = OpenAIBackend(config.openai)
-        elif engine is not None:
-            backend = EngineActorBackend(engine)
-            tokenizer_path = tokenizer_path or ray.get(engine.tokenizer_path.remote())
-        else:
-            from srft_ray.actors.engine import EngineActor
+        backend_cls = critic_backend_class(config)
+        if backend_cls is not None and backend_cls.needs_engine:
+            if engine is None:
+                from srft_ray.actors.engine import EngineActor
 
-            backend = EngineActorBackend(EngineActor(config.engine))
-            # Our own engine: its context is the limit (over-long prompts are overflow, unsent).
-            limit = min(config.max_model_len, config.engine.max_model_len)
-            config = dataclasses.replace(config, max_model_len=limit)
+                engine = EngineActor(config.engine)
+                # Our own engine: its context is the limit (over-long prompts are overflow).
+                limit = min(config.max_model_len, config.engine.max_model_len)
+                config = dataclasses.replace(config, max_model_len=limit)
+            else:
+                tokenizer_path = tokenizer_path or EngineClient(engine).model_path()
+        backend = critic_backend(config, engine)
         self.config = config
         tokenizer_path = tokenizer_path or config.engine.model or str(default_model_dir())
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)

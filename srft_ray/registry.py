@@ -2,7 +2,7 @@
 
 Every pluggable part keeps its map next to its protocol or config (sandboxes:
 srft_ray.sandbox.BACKENDS; task sources: srft_ray.tasks.source.SOURCES; policies:
-srft_ray.agent.policies.POLICIES; critic backends: srft_ray.critic.backends.BACKENDS) and
+srft_ray.agent.policies.POLICIES; critic backends: srft_ray.critic.config.BACKENDS) and
 resolves names through `resolve`, which imports the module only when the name is used, so the
 bwrap path never imports the docker SDK and the library never imports what it does not run.
 

@@ -73,3 +73,7 @@ def test_a_backend_name_outside_its_map_names_the_known_ones():
     assert set(POLICIES) == {"scripted", "vllm", "openai"}
     with pytest.raises(ValueError, match="needs an engine"):
         policy_provider(PolicyConfig(kind="vllm"))
+    with pytest.raises(
+        ConfigError, match=r"critic: unknown critic backend 'tgi' \(known: openai, vllm\)"
+    ):
+        load_config(LoopConfig, [], ["critic.backend=tgi"])

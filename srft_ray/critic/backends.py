@@ -1,4 +1,6 @@
-"""Critic backends, chosen by name: "vllm" (an EngineActor or in-process engine) and "openai".
+"""Critic backends, chosen by name from BACKENDS (srft_ray.critic.config): "vllm" (an EngineActor or in-process engine)
+and "openai". `critic_backend(config, engine)` builds the one `config.backend` names; a backend
+with `needs_engine` is handed the engine its worker holds (or hosts).
 
 A backend turns GenerateRequests into GenerateResults; a request the engine rejects (a prompt
 longer than its context, say) comes back as that exception in its slot, so one bad request never
@@ -15,8 +17,9 @@ import urllib.error
 import urllib.request
 from typing import Any, Protocol
 
-from srft_ray.critic.config import OpenAIConfig
+from srft_ray.critic.config import BACKENDS, CriticConfig, OpenAIConfig
 from srft_ray.engine_client import EngineClient
+from srft_ray.registry import resolve
 from srft_ray.vllm_engine import GenerateRequest, GenerateResult
 
 
@@ -39,8 +42,16 @@ def _is_actor_death(exc: BaseException) -> bool:
 class EngineActorBackend:
     """Calls an `EngineActor` (a Ray handle, or the class itself living in this event loop)."""
 
+    needs_engine = True
+
     def __init__(self, engine: Any):
         self.engine = EngineClient(engine)
+
+    @classmethod
+    def from_config(cls, config: CriticConfig, engine: Any = None) -> EngineActorBackend:
+        if engine is None:
+            raise ValueError("critic backend 'vllm' needs an engine (EngineActor handle or object)")
+        return cls(engine)
 
     async def _call(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
         return await self.engine.agenerate(requests)
@@ -69,9 +80,15 @@ class OpenAIBackend:
     `return_tokens_as_token_ids` so logprob tokens map back to ids.
     """
 
+    needs_engine = False
+
     def __init__(self, config: OpenAIConfig):
         self.config = config
         self._limit = asyncio.Semaphore(config.max_concurrency)
+
+    @classmethod
+    def from_config(cls, config: CriticConfig, engine: Any = None) -> OpenAIBackend:
+        return cls(config.openai)
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
@@ -134,6 +151,19 @@ class OpenAIBackend:
 
     async def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult | Exception]:
         return list(await asyncio.gather(*(self._one(r) for r in requests)))
+
+
+def critic_backend_class(config: CriticConfig) -> Any:
+    """The class `config.backend` names, or None when labels=rules (rules need no model)."""
+    if config.labels == "rules":
+        return None
+    return resolve(BACKENDS, config.backend, "critic backend")
+
+
+def critic_backend(config: CriticConfig, engine: Any = None) -> CriticBackend | None:
+    """The backend `config.backend` names, built from `config` (and `engine` when it needs one)."""
+    cls = critic_backend_class(config)
+    return None if cls is None else cls.from_config(config, engine)
 
 
 def _token_id(token: str) -> int:

@@ -41,12 +41,20 @@ class OpenAIConfig:
     """Requests sent to the server at once."""
 
 
+BACKENDS: dict[str, str] = {
+    "vllm": "srft_ray.critic.backends:EngineActorBackend",
+    "openai": "srft_ray.critic.backends:OpenAIBackend",
+}
+"""Critic backends: name -> "module:Class" (imported on use by critic.backends.critic_backend)."""
+
+
 @dataclass(kw_only=True)
 class CriticConfig:
     """How steps are labelled: critic backend, mode, confidence method and bad-output policy."""
 
-    backend: Literal["vllm", "openai"] = "vllm"
-    """vllm: a vLLM engine in a Ray actor; openai: an OpenAI-compatible server."""
+    backend: str = "vllm"
+    """A name in BACKENDS: vllm (a vLLM engine in a Ray actor) or
+    openai (an OpenAI-compatible server)."""
     mode: CritiqueMode = "per_step"
     """per_step: one request per step sharing the history prefix; single_pass: one per trajectory."""
     labels: LabelMode = "critic"
@@ -75,6 +83,11 @@ class CriticConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     """The critic engine a worker hosts (backend vllm)."""
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            known = ", ".join(sorted(BACKENDS))
+            raise ValueError(f"unknown critic backend {self.backend!r} (known: {known})")
 
     @property
     def prompt_key(self) -> str:
