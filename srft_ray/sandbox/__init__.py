@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from srft_ray.protocols import CommandResult, Sandbox
+from srft_ray.registry import resolve
 
 __all__ = [
     "BACKENDS",
@@ -120,13 +121,7 @@ def open_sandbox(
     Raises SandboxUnavailable when the backend cannot run on this host (the message says why),
     SandboxError for other set-up failures, ValueError for an unknown backend name.
     """
-    target = BACKENDS.get(config.backend)
-    if target is None:
-        raise ValueError(
-            f"unknown sandbox backend {config.backend!r} (known: {', '.join(sorted(BACKENDS))})"
-        )
-    module_name, class_name = target.split(":")
-    backend_cls = getattr(importlib.import_module(module_name), class_name)
+    backend_cls = resolve(BACKENDS, config.backend, "sandbox backend")
     return backend_cls(config, source_dir=source_dir, image=image)
 
 
@@ -138,7 +133,5 @@ def remove_orphaned_sandboxes(config: SandboxConfig) -> int:
     bwrap state folders under `config.temp_root` and cgroups, or docker containers labelled with
     a dead owner pid on this host. Sandboxes of live processes are never touched.
     """
-    module_name = BACKENDS[config.backend].split(":")[0] if config.backend in BACKENDS else ""
-    if not module_name:
-        raise ValueError(f"unknown sandbox backend {config.backend!r}")
-    return importlib.import_module(module_name).remove_orphans(config)
+    backend_cls = resolve(BACKENDS, config.backend, "sandbox backend")
+    return importlib.import_module(backend_cls.__module__).remove_orphans(config)
