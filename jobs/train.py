@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"srft train: {exc}", file=sys.stderr)
         return 2
+    from srft_ray.logs import setup_logging
     from srft_ray.train.data import TrainDataError
 
+    setup_logging()  # progress lines on the console
     try:
         if config.num_workers == 0:
             from srft_ray.train.train_loop import train_loop

@@ -63,6 +63,14 @@ def setup_logging(run_dir: str | Path | None = None, *, verbose: int = 0) -> Pat
     return log_dir
 
 
+def ensure_console_logging() -> None:
+    """`setup_logging()` unless an entry point already did: the training processes Ray Train and
+    torchrun start run no entry point of ours, and their rank 0 still shows its progress."""
+    handlers = logging.getLogger("srft_ray").handlers
+    if not any(handler.get_name() == _HANDLER_NAME for handler in handlers):
+        setup_logging()
+
+
 def is_verbose() -> bool:
     return bool(os.environ.get(VERBOSE_ENV))
 

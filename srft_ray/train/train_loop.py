@@ -3,12 +3,14 @@
 Per optimizer step each rank runs grad_accum_steps packed micro-batches; the loss of each is
 (sum of masked token losses) x world_size / (trained tokens in the GLOBAL batch). FSDP2 averages
 gradients over ranks, so the update is exactly d/dw [sum of token losses / global token count],
-whatever the split into ranks and micro-batches. Imports only torch + transformers (Ray, the
-masking module and Parquet are imported lazily, only where data is read).
+whatever the split into ranks and micro-batches. Imports only torch + transformers (Ray and
+Parquet are imported lazily, only where data is read). Rank 0 logs its progress lines through
+stdlib logging (srft_ray.logs: a console handler with a rank-0 filter).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -36,6 +38,7 @@ from srft_ray.train.loss import CausalLMWithMaskedLoss
 from srft_ray.train.packing import MicroBatch
 
 Reporter = Callable[[dict], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -172,6 +175,9 @@ def train_loop(config: TrainConfig | dict, *, report: Reporter | None = None) ->
         from srft_ray.config import from_dict
 
         config = from_dict(TrainConfig, config)
+    from srft_ray.logs import ensure_console_logging  # stdlib only; the GPU bench skips it
+
+    ensure_console_logging()
     ctx = setup_distributed()
     try:
         return _train(config, ctx, report)
@@ -190,13 +196,12 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     schedule = PackedSchedule(docs, config, ctx.world_size, pad_id)
     if ctx.is_main:
-        print(
+        logger.info(
             f"[train] {model_path}: {stats.num_documents}/{stats.num_trajectories} trajectories "
             f"kept ({stats.num_dropped_untrainable} untrainable, {stats.num_dropped_too_long} too "
             f"long, {stats.num_truncated} truncated), {stats.num_trained_tokens} trained of "
             f"{stats.num_tokens} tokens; {schedule.steps_per_epoch} steps/epoch, "
-            f"{schedule.total_steps} steps on {ctx.world_size} rank(s)",
-            flush=True,
+            f"{schedule.total_steps} steps on {ctx.world_size} rank(s)"
         )
     dtype = compute_dtype(config.mixed_precision, ctx.device)
     wrapper = wrap_for_training(
@@ -222,7 +227,7 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
             micro_batches_per_step=schedule.per_step,
         )
         if ctx.is_main:
-            print(f"[train] resumed from {resume_from} at step {start}", flush=True)
+            logger.info(f"[train] resumed from {resume_from} at step {start}")
     result = TrainResult(first_step=start, data=stats.as_dict())
     for step in range(start, schedule.total_steps):
         began = time.perf_counter()
@@ -245,7 +250,7 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
         result.num_steps += 1
         done = step + 1
         if ctx.is_main and (done % max(1, config.log_every) == 0 or done == schedule.total_steps):
-            print(_progress(done, schedule.total_steps, metrics), flush=True)
+            logger.info(_progress(done, schedule.total_steps, metrics))
         metrics.update({f"data/{k}": v for k, v in stats.as_dict().items()})
         if report is not None and not metrics["final"]:
             report(metrics)  # the final report waits for the export (below)
@@ -287,7 +292,7 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
         )
         result.output_dir = str(Path(config.output_dir).resolve())
         if ctx.is_main:
-            print(f"[train] exported {result.output_dir}", flush=True)
+            logger.info(f"[train] exported {result.output_dir}")
     if report is not None and result.num_steps:
         report(metrics)
     if dist.is_initialized() and ctx.world_size > 1:
