@@ -62,12 +62,16 @@ def start_critic_worker(
     engine: Any = None,
     num_cpus: float = 0.25,
     num_gpus: float = 0,
+    resources: dict[str, float] | None = None,
     max_concurrency: int = 8,
 ):
     """One CriticWorker; with `engine=None` and backend vllm it hosts its own engine (give it
-    a GPU on a cluster)."""
-    return (
-        ray.remote(CriticWorker)
-        .options(num_cpus=num_cpus, num_gpus=num_gpus, max_concurrency=max_concurrency)
-        .remote(config, engine)
-    )
+    a GPU on a cluster). `resources`: Ray custom resources (srft_ray.resources.Resources)."""
+    options: dict[str, Any] = {
+        "num_cpus": num_cpus,
+        "num_gpus": num_gpus,
+        "max_concurrency": max_concurrency,
+    }
+    if resources:
+        options["resources"] = dict(resources)
+    return ray.remote(CriticWorker).options(**options).remote(config, engine)

@@ -83,10 +83,18 @@ class EngineActor:
 
 
 def start_engine_actor(
-    config: EngineConfig, *, name: str | None = None, num_cpus: float = 1, num_gpus: float = 0
+    config: EngineConfig,
+    *,
+    name: str | None = None,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+    resources: dict[str, float] | None = None,
 ):
-    """Start one EngineActor; a GPU machine gives it `num_gpus`, a CPU one a CPU share."""
+    """Start one EngineActor; a GPU machine gives it `num_gpus`, a CPU one a CPU share;
+    `resources`: Ray custom resources (srft_ray.resources.Resources.custom)."""
     options: dict[str, Any] = {"num_cpus": num_cpus, "num_gpus": num_gpus, "max_concurrency": 1000}
+    if resources:
+        options["resources"] = dict(resources)
     if name:
         options["name"] = name
     return ray.remote(EngineActor).options(**options).remote(config)

@@ -99,6 +99,7 @@ def streaming_overlap(num_tasks: int, mode: str) -> dict:
     from srft_ray.critic.pool import CritiquePool, PoolConfig
     from srft_ray.data.store import TrajectoryStore
     from srft_ray.ray_cluster import init_ray
+    from srft_ray.resources import Resources
     from srft_ray.tasks.source import load_task_source
     from srft_ray.vllm_engine import EngineConfig
 
@@ -110,7 +111,12 @@ def streaming_overlap(num_tasks: int, mode: str) -> dict:
     def pool(salt: str):  # the rounds repeat the same episodes: keep their caches apart
         critic = CriticConfig(mode=mode, cache_salt=salt)
         return CritiquePool(
-            PoolConfig(num_workers=1, batch_size=1, max_batches_per_worker=2, progress_every_s=0),
+            PoolConfig(
+                resources=Resources(num_workers=1),
+                batch_size=1,
+                max_batches_per_worker=2,
+                progress_every_s=0,
+            ),
             lambda slot: start_critic_worker(critic, engine=engine),
         )
 

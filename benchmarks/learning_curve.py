@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     engines = PolicyEngines(
         config.collect.episode.policy.engine,
-        num_cpus=config.policy_engine_num_cpus,
-        num_gpus=config.policy_engine_num_gpus,
+        num_cpus=config.collect.episode.policy.resources.num_cpus,
+        num_gpus=config.collect.episode.policy.resources.num_gpus,
+        resources=config.collect.episode.policy.resources.custom,
     )
     variant = args.label_source if args.method == "srft" else ""
     name = f"srft[{variant}]" if variant else args.method

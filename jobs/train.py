@@ -5,10 +5,11 @@ On a cluster (one worker per GPU):
     ray job submit --address http://<head>:8265 -- \\
         python -m srft_ray.jobs.train -c train.yaml \\
         train.dataset_dirs='[/shared/round-1/labelled]' train.output_dir=/shared/round-1/policy \\
-        num_workers=8 use_gpu=true
+        train.resources.num_workers=8 train.resources.num_gpus=1
 
 On one machine: `srft train train.dataset_dirs='[runs/labelled]' train.output_dir=runs/policy`
-(a local Ray cluster with CPU workers), or `num_workers=0` to run in this process without Ray.
+(a local Ray cluster with CPU workers), or `train.resources.num_workers=0` to run in this
+process without Ray.
 Config keys: srft_ray.train.trainer.TrainJobConfig (train.* is srft_ray.train.config.TrainConfig).
 """
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging()  # progress lines on the console
     try:
-        if config.num_workers == 0:
+        if config.train.resources.num_workers == 0:
             from srft_ray.train.train_loop import train_loop
 
             result = train_loop(config.train)
@@ -51,12 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = run_training(
-            config.train,
-            config.num_workers,
-            config.use_gpu,
-            cpus_per_worker=config.cpus_per_worker,
-            storage_path=config.storage_path,
-            run_name=config.run_name,
+            config.train, storage_path=config.storage_path, run_name=config.run_name
         )
     except Exception as exc:  # a worker's error arrives wrapped by Ray Train
         print(f"srft train: training failed: {exc}", file=sys.stderr)

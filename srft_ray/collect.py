@@ -145,7 +145,7 @@ def collect(
     if config.episode.policy.kind == "vllm" and engine is None:
         policy = config.episode.policy
         own_engine = engine = (start_engine or actor_factory("engine"))(
-            policy.engine, num_cpus=policy.engine_num_cpus, num_gpus=policy.engine_num_gpus
+            policy.engine, **policy.resources.actor_options()
         )
     worker_kwargs = {
         "task_source": config.tasks,

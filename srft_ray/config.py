@@ -108,8 +108,16 @@ def _onto_default(spec: dataclasses.Field, value: Any) -> Any:
     default = spec.default_factory()
     if not dataclasses.is_dataclass(default):
         return value
-    current = {f.name: getattr(default, f.name) for f in dataclasses.fields(default) if f.init}
-    return _deep_merge(current, value)
+    return _deep_merge(_plain(default), value)
+
+
+def _plain(config: Any) -> Any:
+    """A config as nested mappings (init fields only), so a partial section merges into it."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {
+            f.name: _plain(getattr(config, f.name)) for f in dataclasses.fields(config) if f.init
+        }
+    return config
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -55,9 +55,14 @@ def test_a_moved_key_names_its_new_place():
 
     with pytest.raises(ConfigError, match=r"'critique' is now 'critique_pool'"):
         load_config(LoopConfig, [], ["critique.num_workers=2"])
-    assert (
-        load_config(LoopConfig, [], ["critique_pool.num_workers=2"]).critique_pool.num_workers == 2
-    )
+    with pytest.raises(ConfigError, match=r"'critique_pool.num_workers' is now "):
+        load_config(LoopConfig, [], ["critique_pool.num_workers=2"])
+    pool = load_config(LoopConfig, [], ["critique_pool.resources.num_workers=2"]).critique_pool
+    assert pool.resources.num_workers == 2 and pool.resources.num_cpus == 1.0
+    with pytest.raises(
+        ConfigError, match=r"'train_num_workers' is now 'train.resources.num_workers'"
+    ):
+        load_config(LoopConfig, [], ["train_num_workers=2"])
     with pytest.raises(ConfigError, match=r"'train.mode' is now 'train.masking.mode'"):
         load_config(LoopConfig, [], ["train.mode=rft"])
     train = load_config(LoopConfig, [], ["train.masking.mode=rft"]).train

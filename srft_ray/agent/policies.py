@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from srft_ray.agent.agent_loop import ContextLimitExceeded
 from srft_ray.agent.scripted import ScriptedConfig, scripted_teacher
@@ -24,6 +24,7 @@ from srft_ray.data.model import Task
 from srft_ray.engine_client import EngineClient
 from srft_ray.protocols import PolicyClient, PolicyReply
 from srft_ray.registry import resolve
+from srft_ray.resources import Resources
 from srft_ray.vllm_engine import EngineConfig
 
 _TOKENIZER_LOCK = threading.Lock()
@@ -47,6 +48,11 @@ class SamplingConfig:
 class PolicyConfig:
     """Which policy the agent samples from, and how."""
 
+    MOVED_KEYS: ClassVar[dict[str, str]] = {
+        "engine_num_cpus": "resources.num_cpus",
+        "engine_num_gpus": "resources.num_gpus",
+    }
+
     kind: str = "scripted"
     """Backend, a name in POLICIES: scripted (ScriptedTeacher), vllm (EngineActor /
     in-process engine), openai (an OpenAI-compatible endpoint)."""
@@ -57,8 +63,9 @@ class PolicyConfig:
     """Most requests one worker has in flight to the model at once."""
     engine: EngineConfig = field(default_factory=EngineConfig)
     """vllm: the engine collect starts when it is not given an engine actor."""
-    engine_num_cpus: float = 1.0
-    engine_num_gpus: float = 0.0
+    resources: Resources = field(default_factory=Resources)
+    """vllm: what the policy engine reserves (one engine: num_workers stays 1). The loop's engine
+    that serves collect and evaluate reads collect.episode.policy.resources."""
     base_url: str = "http://127.0.0.1:8000/v1"
     """openai: the endpoint's base URL (…/v1)."""
     model: str = ""
@@ -74,6 +81,8 @@ class PolicyConfig:
         if self.kind not in POLICIES:
             known = ", ".join(sorted(POLICIES))
             raise ValueError(f"unknown policy kind {self.kind!r} (known: {known})")
+        if self.resources.num_workers != 1:
+            raise ValueError("resources.num_workers: a policy runs on one engine (1)")
 
 
 def _seed(base: int | None, sample_index: int, step: int) -> int | None:

@@ -3,7 +3,7 @@
 A reader thread pulls trajectories from the source (typically `TrajectoryStore.follow()` of a
 collection that is still running) into a small bounded queue; when the queue is full the reader
 blocks, so a fast producer never builds an unbounded backlog here. The pool keeps at most
-`num_workers * max_batches_per_worker` batches in flight across the CriticWorker actors, waits
+`resources.num_workers * max_batches_per_worker` batches in flight across the CriticWorker actors, waits
 on them with `ray.wait`, and appends each finished batch to the labelled store at once (one
 Parquet part per batch, so a crash loses only work in flight). Ids already in the labelled store
 are skipped, so a restarted run resumes. A batch whose worker died is retried on a replacement
@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from srft_ray.actor_pool import ActorPool
 from srft_ray.critic.backends import CriticEngineDied
@@ -33,6 +33,7 @@ from srft_ray.data.model import Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.logs import worker_log_hint
 from srft_ray.masking import DEFAULT_LABEL_SOURCES
+from srft_ray.resources import Resources
 
 _END = object()
 logger = logging.getLogger(__name__)
@@ -46,8 +47,11 @@ class UnknownLabelsError(RuntimeError):
 class PoolConfig:
     """Shape of the critic pool."""
 
-    num_workers: int = 1
-    """CriticWorker actors (each hosts or shares one critic engine)."""
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"num_workers": "resources.num_workers"}
+
+    resources: Resources = field(default_factory=Resources)
+    """CriticWorker actors (each hosts or shares one critic engine) and what each reserves
+    (it hosts its own vLLM engine unless labels=rules: a GPU on a cluster)."""
     batch_size: int = 4
     """Trajectories per worker call; a partial batch goes out rather than waiting for more."""
     max_batches_per_worker: int = 2
@@ -107,7 +111,7 @@ class CritiquePool:
         self.actors = ActorPool(
             start_worker,
             lambda worker, batch: worker.label.remote(batch),
-            num_actors=config.num_workers,
+            num_actors=config.resources.num_workers,
             max_in_flight_per_actor=config.max_batches_per_worker,
             max_attempts=config.max_attempts,
             is_lost=_is_lost_worker,

@@ -233,8 +233,9 @@ def ablate(
     )
     engines = PolicyEngines(
         config.collect.episode.policy.engine,
-        num_cpus=config.policy_engine_num_cpus,
-        num_gpus=config.policy_engine_num_gpus,
+        num_cpus=config.collect.episode.policy.resources.num_cpus,
+        num_gpus=config.collect.episode.policy.resources.num_gpus,
+        resources=config.collect.episode.policy.resources.custom,
     )
     rows: list[dict[str, Any]] = []
     try:
@@ -273,7 +274,7 @@ def run_arm(arm, config, evaluate, common, base, trajs, eval_tasks, out_root, en
     folder = out_root / arm.folder
     inputs = {**common, "arm": json_hash(to_dict(arm))}
     if arm.mode:
-        inputs["train"] = json_hash(to_dict(config.train))
+        inputs["train"] = json_hash(to_dict(config.train.without_resources()))
     result_file = folder / "result.json"
     if result_file.exists():
         done = read_json(result_file, "ablation result")
@@ -301,7 +302,7 @@ def run_arm(arm, config, evaluate, common, base, trajs, eval_tasks, out_root, en
             checkpoint_dir=str(folder / "checkpoint") if config.train.checkpoint_every else "",
         )
         try:
-            row.update(run_training_stage(config, train_config, folder / "train-metrics.jsonl"))
+            row.update(run_training_stage(train_config, folder / "train-metrics.jsonl"))
             policy = train_config.output_dir
         except TrainDataError as exc:  # e.g. rft with nothing resolved: counted, unresolved
             log(f"[ablate] {arm.name}: nothing to train on: {exc}")

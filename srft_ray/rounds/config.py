@@ -66,7 +66,16 @@ class EvaluateConfig:
 class LoopConfig:
     """`srft run`: R rounds of collect -> critique -> train -> evaluate."""
 
-    MOVED_KEYS: ClassVar[dict[str, str]] = {"critique": "critique_pool"}
+    MOVED_KEYS: ClassVar[dict[str, str]] = {
+        "critique": "critique_pool",
+        "critic_num_cpus": "critique_pool.resources.num_cpus",
+        "critic_num_gpus": "critique_pool.resources.num_gpus",
+        "train_num_workers": "train.resources.num_workers",
+        "train_use_gpu": "train.resources.num_gpus",
+        "train_cpus_per_worker": "train.resources.num_cpus",
+        "policy_engine_num_cpus": "collect.episode.policy.resources.num_cpus",
+        "policy_engine_num_gpus": "collect.episode.policy.resources.num_gpus",
+    }
 
     name: str = "embedded"
     """Run name; the run directory defaults to ./runs/<name>."""
@@ -82,33 +91,26 @@ class LoopConfig:
     policy is given); 0 keeps collect.episode.agent.step_limit."""
     tasks: TaskSplitConfig = field(default_factory=TaskSplitConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
-    """Collection; its episode.policy (kind vllm) samples the current policy. `round`,
-    `tasks` and `instance_ids` are set by the loop each round."""
+    """Collection; its episode.policy (kind vllm) samples the current policy, on the one engine
+    that collect and evaluate share (its engine and resources blocks). `round`, `tasks` and
+    `instance_ids` are set by the loop each round."""
     critic: CriticConfig = field(default_factory=CriticConfig)
     """The critic: backend, model, prompt and label source."""
     critique_pool: PoolConfig = field(default_factory=PoolConfig)
     """The critique pool (workers, batches, unknown-label guard) that runs `critic`."""
-    critic_num_cpus: float = 1.0
-    """Ray CPUs per critic worker (it hosts its own vLLM engine unless labels=rules)."""
-    critic_num_gpus: float = 0.0
     train: TrainConfig = field(default_factory=TrainConfig)
     """Fine-tuning; dataset_dirs, output_dir and checkpoint_dir are set by the loop (DCP
-    checkpoints, and so resume inside training, only when train.checkpoint_every > 0)."""
+    checkpoints, and so resume inside training, only when train.checkpoint_every > 0);
+    train.resources.num_workers 0 (the default) trains in the driver process, N on Ray Train."""
     train_from: Literal["base", "last"] = "base"
     """base: train the base model on all rounds' data so far; last: continue from the last
     exported policy on this round's data only."""
-    train_num_workers: int = 0
-    """0: train_loop in the driver process (no TorchTrainer start-up); N: Ray Train workers."""
-    train_use_gpu: bool = False
-    train_cpus_per_worker: float = 1.0
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     last_stage: Literal["critique", "train", "evaluate"] = "evaluate"
     """Stop each round after this stage: "critique" only collects and labels data (for
     `srft ablate`, or to train elsewhere); rounds then all collect with the teacher or base."""
     evaluate_base: bool = True
     """Evaluate the untrained base model on the held-out tasks first (RUN_DIR/base/)."""
-    policy_engine_num_cpus: float = 1.0
-    policy_engine_num_gpus: float = 0.0
     ray: RayConfig = field(default_factory=RayConfig)
     write_report: bool = True
     """Write RUN_DIR/report/index.html at the end (`srft report RUN_DIR`)."""

@@ -42,6 +42,7 @@ from srft_ray.runstate.hashing import checkpoint_hash, dataset_hash, inputs_hash
 from srft_ray.runstate.layout import append_train_metrics, round_paths
 from srft_ray.runstate.manifest import RoundManifest, Stage
 from srft_ray.runstate.run_manifest import RunManifest
+from srft_ray.train.config import TrainConfig
 
 __all__ = ["PolicyEngines", "run_loop", "run_round", "run_training_stage"]
 
@@ -74,8 +75,9 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
         base_model=str(Path(base_model).resolve()),
         engines=PolicyEngines(
             policy_engine.engine,
-            num_cpus=config.policy_engine_num_cpus,
-            num_gpus=config.policy_engine_num_gpus,
+            num_cpus=policy_engine.resources.num_cpus,
+            num_gpus=policy_engine.resources.num_gpus,
+            resources=policy_engine.resources.custom,
         ),
         log=log,
         lock=threading.Lock(),
@@ -218,7 +220,7 @@ class _CritiqueThread(threading.Thread):
             pool = CritiquePool(
                 cfg.critique_pool,
                 lambda n: start_critic_worker(
-                    cfg.critic, num_cpus=cfg.critic_num_cpus, num_gpus=cfg.critic_num_gpus
+                    cfg.critic, **cfg.critique_pool.resources.actor_options()
                 ),
             )
             labelled = TrajectoryStore(self.out)
@@ -271,7 +273,7 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     paths = manifest.paths
     config = train_config_for(ctx, manifest, policy)
     inputs = {
-        "config": json_hash(to_dict(config)),
+        "config": json_hash(to_dict(config.without_resources())),
         "model": checkpoint_hash(config.model_path),
         **{f"data:{Path(d).parent.name}": dataset_hash(d) for d in config.dataset_dirs},
     }
@@ -285,7 +287,7 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
         f" on {len(config.dataset_dirs)} labelled store(s)"
     )
     try:
-        metrics = run_training_stage(ctx.config, config, paths.train_metrics)
+        metrics = run_training_stage(config, paths.train_metrics)
     except BaseException as exc:
         fail_stage(ctx, stage, exc)
         raise
@@ -293,7 +295,7 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     return str(paths.export)
 
 
-def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str, Any]:
+def run_training_stage(config: TrainConfig, metrics_file: Path) -> dict[str, Any]:
     """Train in this process (num_workers 0) or on Ray Train workers; per-step metrics go to
     `metrics_file`, the stage's summary metrics are returned."""
     losses: list[float] = []
@@ -318,8 +320,7 @@ def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str
             },
         )
 
-    cfg = loop
-    if cfg.train_num_workers == 0:
+    if config.resources.num_workers == 0:
         from srft_ray.train.train_loop import train_loop
 
         result = train_loop(config, report=record)
@@ -328,12 +329,7 @@ def run_training_stage(loop: LoopConfig, config, metrics_file: Path) -> dict[str
         from srft_ray.train.trainer import run_training
 
         result = run_training(
-            config,
-            cfg.train_num_workers,
-            cfg.train_use_gpu,
-            cpus_per_worker=cfg.train_cpus_per_worker,
-            storage_path=str(metrics_file.parent.parent / "ray-train"),
-            run_name="train",
+            config, storage_path=str(metrics_file.parent.parent / "ray-train"), run_name="train"
         )
         if result.error:
             raise RuntimeError(f"training failed: {result.error}")

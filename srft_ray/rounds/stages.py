@@ -37,12 +37,14 @@ class PolicyEngines:
         *,
         num_cpus: float,
         num_gpus: float,
+        resources: dict[str, float] | None = None,
         start_engine: Callable[..., Any] | None = None,
     ):
         """`start_engine(config, num_cpus=, num_gpus=)` starts one engine actor (default: the
         EngineActor that srft_ray.registry.ACTOR_FACTORIES names)."""
         self.engine_config = engine
         self.num_cpus, self.num_gpus = num_cpus, num_gpus
+        self.options = {"resources": dict(resources)} if resources else {}
         self.start_engine = start_engine
         self.actor: Any = None
         self.model = ""
@@ -58,7 +60,7 @@ class PolicyEngines:
         started = time.monotonic()
         config = replace(self.engine_config, model=str(model_path))
         start_engine = self.start_engine or actor_factory("engine")
-        actor = start_engine(config, num_cpus=self.num_cpus, num_gpus=self.num_gpus)
+        actor = start_engine(config, num_cpus=self.num_cpus, num_gpus=self.num_gpus, **self.options)
         ray.get(actor.stats.remote())  # wait until the engine is up; errors surface here
         self.actor, self.model = actor, str(model_path)
         log(f"[engine] policy engine up in {time.monotonic() - started:.0f}s: {model_path}")

@@ -1,15 +1,16 @@
 """TrainConfig: everything one fine-tuning run needs, as a keyword-only typed dataclass.
 
-Imports only the standard library and srft_ray.masking (itself standard library only), so the
-GPU benchmark (torch + transformers only) can use it.
+Imports only the standard library, srft_ray.masking and srft_ray.resources (both standard
+library only), so the GPU benchmark (torch + transformers only) can use it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
 from srft_ray.masking import MaskingConfig
+from srft_ray.resources import Resources
 
 
 @dataclass(kw_only=True)
@@ -37,6 +38,9 @@ class TrainConfig:
     """What is trained and how a trajectory is rendered (srft_ray.masking.MaskingConfig): mode,
     unknown_as, label_sources, max_length (None: no cut), action_format, observation_template,
     overflow."""
+    resources: Resources = field(default_factory=lambda: Resources(num_workers=0))
+    """Ray Train workers (one per GPU on a GPU cluster: num_gpus 1, nccl; else CPU workers with
+    gloo) and what each reserves; num_workers 0 runs train_loop in the calling process."""
     tokens_per_micro_batch: int = 8192
     """Packed sequence length: several trajectories share one row up to this many tokens."""
     grad_accum_steps: int = 1
@@ -82,6 +86,11 @@ class TrainConfig:
     """Print a progress line every N steps on rank 0."""
     stop_after_steps: int = 0
     """Stop (as if preempted) after this many steps without exporting; 0 disables. For drills."""
+
+    def without_resources(self) -> TrainConfig:
+        """This run with default resources: what a stage's input hash covers (the same run on
+        more workers is the same run)."""
+        return replace(self, resources=Resources(num_workers=0))
 
     def __post_init__(self) -> None:
         if self.tokens_per_micro_batch < 2:

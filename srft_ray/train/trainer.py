@@ -11,9 +11,10 @@ import json
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from srft_ray.ray_cluster import RayConfig
+from srft_ray.resources import Resources
 from srft_ray.train.config import TrainConfig
 
 
@@ -21,14 +22,17 @@ from srft_ray.train.config import TrainConfig
 class TrainJobConfig:
     """`srft train` / `python -m srft_ray.jobs.train`: the run plus where and how wide to run it."""
 
-    train: TrainConfig = field(default_factory=TrainConfig)
-    """The fine-tuning run itself."""
-    num_workers: int = 1
-    """Ray Train workers (one per GPU on a GPU cluster); 0 runs train_loop in this process."""
-    use_gpu: bool = False
-    """One GPU per worker and the nccl backend; otherwise CPU workers with gloo."""
-    cpus_per_worker: float = 1.0
-    """CPUs reserved per worker."""
+    MOVED_KEYS: ClassVar[dict[str, str]] = {
+        "num_workers": "train.resources.num_workers",
+        "use_gpu": "train.resources.num_gpus",
+        "cpus_per_worker": "train.resources.num_cpus",
+    }
+
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(resources=Resources(num_workers=1))
+    )
+    """The fine-tuning run itself; train.resources: Ray Train workers (default 1; 0 runs
+    train_loop in this process), CPUs and GPUs each."""
     storage_path: str = ""
     """Ray Train run storage (absolute; shared storage on a multi-node cluster); empty: next to
     the output directory."""
@@ -75,16 +79,8 @@ def ray_train_worker(config: dict[str, Any]) -> None:
     train_loop(config, report=report)
 
 
-def run_training(
-    config: TrainConfig,
-    num_workers: int,
-    use_gpu: bool,
-    *,
-    cpus_per_worker: float = 1.0,
-    storage_path: str = "",
-    run_name: str = "srft-train",
-):
-    """Fit `config` on `num_workers` Ray Train workers; returns ray.train.Result."""
+def run_training(config: TrainConfig, *, storage_path: str = "", run_name: str = "srft-train"):
+    """Fit `config` on its `resources.num_workers` Ray Train workers; returns ray.train.Result."""
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
@@ -96,15 +92,19 @@ def run_training(
         if not anchor:
             raise ValueError("set storage_path or train.output_dir: Ray Train needs a run folder")
         storage_path = str(Path(anchor).parent / "ray-train")
-    resources = {"CPU": cpus_per_worker}
+    spec = config.resources
+    if spec.num_workers < 1:
+        raise ValueError("run_training needs train.resources.num_workers >= 1 (0: call train_loop)")
+    use_gpu = spec.num_gpus > 0
+    resources = {"CPU": spec.num_cpus, **spec.custom}
     if use_gpu:
-        resources["GPU"] = 1
+        resources["GPU"] = spec.num_gpus
     trainer = TorchTrainer(
         ray_train_worker,
         train_loop_config=to_dict(config),
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(
-            num_workers=num_workers, use_gpu=use_gpu, resources_per_worker=resources
+            num_workers=spec.num_workers, use_gpu=use_gpu, resources_per_worker=resources
         ),
         run_config=RunConfig(name=run_name, storage_path=str(Path(storage_path).resolve())),
     )

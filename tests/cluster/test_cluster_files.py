@@ -243,14 +243,15 @@ def test_loop_config_loads_and_fits_the_cluster(autoscaler, rayjob):
     gpus_per_node = types["gpu"]["resources"]["GPU"]
     total_gpus = gpus_per_node * types["gpu"]["max_workers"]
     policy_engine = config.collect.episode.policy.engine
+    engine_gpus = config.collect.episode.policy.resources.num_gpus
+    critics = config.critique_pool.resources
     # an engine with tensor parallelism n asks Ray for n GPUs, all on one node
-    assert policy_engine.tensor_parallel_size == config.policy_engine_num_gpus <= gpus_per_node
-    assert config.critic.engine.tensor_parallel_size == config.critic_num_gpus <= gpus_per_node
-    overlap = (
-        config.policy_engine_num_gpus + config.critique_pool.num_workers * config.critic_num_gpus
-    )
+    assert policy_engine.tensor_parallel_size == engine_gpus <= gpus_per_node
+    assert config.critic.engine.tensor_parallel_size == critics.num_gpus <= gpus_per_node
+    overlap = engine_gpus + critics.num_workers * critics.num_gpus
     assert overlap <= total_gpus  # collect and critique run at the same time
-    assert config.train_use_gpu and config.train_num_workers <= total_gpus
+    trainers = config.train.resources
+    assert trainers.num_gpus == 1 and trainers.num_workers <= total_gpus
     sandbox_cpus = types["cpu_sandbox"]["resources"]["CPU"] * types["cpu_sandbox"]["max_workers"]
     assert config.collect.num_workers * config.collect.worker_num_cpus <= sandbox_cpus
 

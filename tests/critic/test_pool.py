@@ -11,6 +11,7 @@ from srft_ray.actors.critic_worker import start_critic_worker
 from srft_ray.critic.config import CriticConfig
 from srft_ray.critic.pool import CritiquePool, PoolConfig
 from srft_ray.data.store import TrajectoryStore
+from srft_ray.resources import Resources
 
 from .trajectories import make_trajectory
 
@@ -39,7 +40,7 @@ def _rows(store: TrajectoryStore) -> list[str]:
 
 def _pool(engine_actor, critic: CriticConfig, **pool_overrides) -> CritiquePool:
     config = PoolConfig(
-        num_workers=2,
+        resources=Resources(num_workers=2),
         batch_size=2,
         max_batches_per_worker=1,
         queue_size=2,

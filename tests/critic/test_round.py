@@ -15,6 +15,7 @@ from srft_ray.critic.critic_eval import main as critic_eval
 from srft_ray.critic.pool import CritiquePool, PoolConfig
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.jobs.critique import main as critique_job
+from srft_ray.resources import Resources
 from srft_ray.tasks.source import load_task_source
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,12 @@ def test_critique_streams_a_real_collection_round(ray_cluster, engine_actor, tmp
 
     def critique(mode: str) -> None:
         pool = CritiquePool(
-            PoolConfig(num_workers=1, batch_size=1, max_batches_per_worker=2, progress_every_s=5),
+            PoolConfig(
+                resources=Resources(num_workers=1),
+                batch_size=1,
+                max_batches_per_worker=2,
+                progress_every_s=5,
+            ),
             lambda slot: start_critic_worker(
                 CriticConfig(mode=mode, labels="critic_or_rules"), engine=engine_actor
             ),
@@ -82,7 +88,7 @@ def test_critique_job_with_rules_only(ray_cluster, tmp_path, capsys):
         f"input_dir={collected.path}",
         f"output_dir={tmp_path / 'labelled'}",
         "critic.labels=rules",
-        "worker_num_cpus=0.1",
+        "pool.resources.num_cpus=0.1",
         "pool.progress_every_s=0",
     ]
     assert critique_job(args) == 0

@@ -104,7 +104,7 @@ def test_import_critique_train_view(data_dir, tmp_path, tokenizer, smollm_dir, r
 
     model = tiny_model(tmp_path / "tiny", tokenizer)
     overrides = [
-        "num_workers=0",
+        "train.resources.num_workers=0",
         f"train.model_path={model}",
         f"train.dataset_dirs=[{labelled}]",
         "train.masking.mode=srft",

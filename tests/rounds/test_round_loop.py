@@ -37,13 +37,13 @@ TINY = [
     "tasks.max_eval_tasks=1",
     "collect.num_workers=1",
     "collect.episodes_per_worker=1",
-    "critic_num_cpus=0.25",
+    "critique_pool.resources.num_cpus=0.25",
     "train.max_steps=1",
     "train.masking.max_length=1024",
     "train.tokens_per_micro_batch=1024",
     "evaluate.episode.agent.step_limit=1",
     "evaluate.episode.policy.sampling.max_tokens=32",
-    "policy_engine_num_cpus=0.5",
+    "collect.episode.policy.resources.num_cpus=0.5",
     "collect.episode.policy.engine.kv_cache_memory_gb=0.5",
     "train.export_dtype=bfloat16",
     "write_report=false",
@@ -321,26 +321,26 @@ def test_collect_job_through_ray_job_submit(ray_cluster, tmp_path):
 
 @pytest.mark.slow
 def test_loop_training_through_ray_train(resumed_run, tmp_path):
-    """The loop's train_num_workers > 0 path: TorchTrainer runs train_loop, the loop writes the
-    per-step metrics file and the stage metrics from what the workers reported."""
+    """The loop's train.resources.num_workers > 0 path: TorchTrainer runs train_loop, the loop
+    writes the per-step metrics file and the stage metrics from what the workers reported."""
     from srft_ray.masking import MaskingConfig
-    from srft_ray.rounds.config import LoopConfig
+    from srft_ray.resources import Resources
     from srft_ray.rounds.round_loop import run_training_stage
     from srft_ray.runstate.layout import read_train_metrics
     from srft_ray.train.config import TrainConfig
 
-    loop = LoopConfig(train_num_workers=1, train_cpus_per_worker=1.0)
     train = TrainConfig(
         dataset_dirs=[str(resumed_run["run_dir"] / "round-000" / "labelled")],
         max_steps=1,
         masking=MaskingConfig(max_length=1024),
+        resources=Resources(num_workers=1, num_cpus=1.0),
         tokens_per_micro_batch=1024,
         gradient_checkpointing=False,
         export_dtype="bfloat16",
         output_dir=str(tmp_path / "export"),
     )
     metrics_file = tmp_path / "train" / "metrics.jsonl"
-    metrics = run_training_stage(loop, train, metrics_file)
+    metrics = run_training_stage(train, metrics_file)
     assert (tmp_path / "export" / "model.safetensors").exists()
     assert metrics["num_optimizer_steps"] == 1 and metrics["final_loss"] > 0
     assert 0 < metrics["num_trained_tokens"] < metrics["num_tokens"]

@@ -10,8 +10,8 @@ def test_srft_train_in_process_from_yaml_and_overrides(
 ):
     config = tmp_path / "train.yaml"
     config.write_text(
-        f"num_workers: 0\ntrain:\n  model_path: {tiny_model_dir}\n  tokens_per_micro_batch: 1024\n"
-        "  gradient_checkpointing: false\n  max_steps: 1\n"
+        f"train:\n  resources:\n    num_workers: 0\n  model_path: {tiny_model_dir}\n"
+        "  tokens_per_micro_batch: 1024\n  gradient_checkpointing: false\n  max_steps: 1\n"
     )
     code = srft(
         [
@@ -32,5 +32,5 @@ def test_srft_train_bad_input_exit_codes(tiny_model_dir, tmp_path, capsys):
     assert "no_such_key" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     args = [f"train.model_path={tiny_model_dir}", f"train.dataset_dirs=[{tmp_path / 'empty'}]"]
-    assert srft(["train", "num_workers=0", *args]) == 2
+    assert srft(["train", "train.resources.num_workers=0", *args]) == 2
     assert "hold no trajectory" in capsys.readouterr().err
