@@ -22,16 +22,21 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    from srft_ray.config import load_config, to_dict
+    from srft_ray.config import load_config, to_dict, upgrade_config
     from srft_ray.data.store import TrajectoryStore
     from srft_ray.model_prep import prepare_model
     from srft_ray.ray_cluster import init_ray
     from srft_ray.rounds import stats
     from srft_ray.rounds.ablate import AblateConfig, Arm, run_arm
     from srft_ray.rounds.config import LoopConfig, split_tasks
-    from srft_ray.rounds.hashing import checkpoint_hash, dataset_hash, json_hash, write_json_atomic
-    from srft_ray.rounds.run_manifest import RunManifest
     from srft_ray.rounds.stages import PolicyEngines
+    from srft_ray.runstate.hashing import (
+        checkpoint_hash,
+        dataset_hash,
+        json_hash,
+        write_json_atomic,
+    )
+    from srft_ray.runstate.run_manifest import RunManifest
     from srft_ray.tasks.source import load_task_source
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -47,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     run_dir = Path(args.run_dir).resolve()
     run = RunManifest.load(run_dir)
-    base_config = copy.deepcopy(run.config or {})
+    base_config = upgrade_config(LoopConfig, copy.deepcopy(run.config or {}))
     base_config.pop("run_dir", None)
     config = load_config(LoopConfig, [], [], base=base_config)
     if args.lr:

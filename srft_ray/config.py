@@ -120,6 +120,38 @@ def _plain(config: Any) -> Any:
     return config
 
 
+def upgrade_config(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """A config recorded by an earlier version (a run's run.json) with each of its MOVED_KEYS
+    in its new place, so `srft ablate` and the benchmarks still read old runs."""
+    data = dict(data)
+    moved: dict[str, Any] = {}
+    for old, new in getattr(cls, "MOVED_KEYS", {}).items():
+        if old in data:
+            *path, leaf = new.split(".")
+            node = moved
+            for part in path:
+                node = node.setdefault(part, {})
+            value = _upgraded_value(leaf, data.pop(old))
+            if isinstance(node.get(leaf), dict) and isinstance(value, dict):
+                value = _deep_merge(node[leaf], value)
+            node[leaf] = value
+    data = _deep_merge(moved, data)
+    hints = typing.get_type_hints(cls)
+    for spec in dataclasses.fields(cls):
+        value = data.get(spec.name)
+        if isinstance(value, dict) and dataclasses.is_dataclass(hints[spec.name]):
+            data[spec.name] = upgrade_config(hints[spec.name], value)
+    return data
+
+
+def _upgraded_value(leaf: str, value: Any) -> Any:
+    if leaf == "num_gpus" and isinstance(value, bool):  # train_use_gpu: one GPU per worker
+        return 1.0 if value else 0.0
+    if leaf == "max_length" and value == 0:  # TrainConfig's old "no limit"
+        return None
+    return value
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """Plain, JSON-able mapping of a config (for manifests and provenance)."""
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))

@@ -82,3 +82,36 @@ def test_a_backend_name_outside_its_map_names_the_known_ones():
         ConfigError, match=r"critic: unknown critic backend 'tgi' \(known: openai, vllm\)"
     ):
         load_config(LoopConfig, [], ["critic.backend=tgi"])
+
+
+def test_a_run_recorded_before_the_keys_moved_still_loads():
+    """`srft ablate RUN_DIR` re-reads run.json: the old keys land in their new places."""
+    from srft_ray.config import upgrade_config
+    from srft_ray.rounds.config import LoopConfig
+
+    old = {
+        "critique": {"num_workers": 2, "batch_size": 8},
+        "critic_num_cpus": 4.0,
+        "critic_num_gpus": 1.0,
+        "train": {"mode": "rft", "max_length": 0, "label_sources": ["rule"], "lr": 1e-4},
+        "train_num_workers": 4,
+        "train_use_gpu": True,
+        "train_cpus_per_worker": 8.0,
+        "policy_engine_num_gpus": 1.0,
+        "collect": {"episode": {"policy": {"kind": "vllm", "engine_num_cpus": 2.0}}},
+    }
+    config = load_config(LoopConfig, base=upgrade_config(LoopConfig, old))
+    pool = config.critique_pool
+    assert (pool.batch_size, pool.resources.num_workers, pool.resources.num_gpus) == (8, 2, 1.0)
+    assert pool.resources.num_cpus == 4.0
+    masking = config.train.masking
+    assert (masking.mode, masking.max_length, masking.label_sources) == ("rft", None, ["rule"])
+    train = config.train.resources
+    assert (train.num_workers, train.num_cpus, train.num_gpus, config.train.lr) == (
+        4,
+        8.0,
+        1.0,
+        1e-4,
+    )
+    engine = config.collect.episode.policy.resources
+    assert (engine.num_cpus, engine.num_gpus) == (2.0, 1.0)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from srft_ray.config import ConfigError, load_config, to_dict
+from srft_ray.config import ConfigError, load_config, to_dict, upgrade_config
 from srft_ray.data.model import DataError, Task, Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds import stats
@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         run = RunManifest.load(args.run_dir)
-        base = copy.deepcopy(run.config or {})
+        base = upgrade_config(LoopConfig, copy.deepcopy(run.config or {}))
         base.pop("run_dir", None)
         config = load_config(LoopConfig, [], args.overrides, base=base)
         rounds = [int(r) for r in args.rounds.split(",") if r.strip()] or None
