@@ -115,3 +115,14 @@ def test_a_run_recorded_before_the_keys_moved_still_loads():
     )
     engine = config.collect.episode.policy.resources
     assert (engine.num_cpus, engine.num_gpus) == (2.0, 1.0)
+
+
+def test_each_policy_kind_has_its_own_section():
+    from srft_ray.rounds.config import LoopConfig
+
+    config = load_config(
+        LoopConfig, [], ["teacher.kind=openai", "teacher.openai.base_url=http://x/v1"]
+    )
+    assert config.teacher.openai.base_url == "http://x/v1" and config.teacher.scripted.mode
+    with pytest.raises(ConfigError, match=r"'teacher.base_url' is now 'teacher.openai.base_url'"):
+        load_config(LoopConfig, [], ["teacher.base_url=http://x/v1"])

@@ -45,12 +45,30 @@ class SamplingConfig:
 
 
 @dataclass(kw_only=True)
+class OpenAIPolicyConfig:
+    """An OpenAI-compatible chat-completions endpoint (kind openai; PolicyConfig.model names the
+    model)."""
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    """The endpoint's base URL (…/v1)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (unset: no Authorization header)."""
+    request_timeout_s: float = 600.0
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    """Extra request fields (e.g. {"return_token_ids": true} on a vLLM server)."""
+
+
+@dataclass(kw_only=True)
 class PolicyConfig:
     """Which policy the agent samples from, and how."""
 
     MOVED_KEYS: ClassVar[dict[str, str]] = {
         "engine_num_cpus": "resources.num_cpus",
         "engine_num_gpus": "resources.num_gpus",
+        "base_url": "openai.base_url",
+        "api_key_env": "openai.api_key_env",
+        "request_timeout_s": "openai.request_timeout_s",
+        "extra_body": "openai.extra_body",
     }
 
     kind: str = "scripted"
@@ -66,16 +84,12 @@ class PolicyConfig:
     resources: Resources = field(default_factory=Resources)
     """vllm: what the policy engine reserves (one engine: num_workers stays 1). The loop's engine
     that serves collect and evaluate reads collect.episode.policy.resources."""
-    base_url: str = "http://127.0.0.1:8000/v1"
-    """openai: the endpoint's base URL (…/v1)."""
     model: str = ""
     """openai: model name sent with each request (vllm: reported name; empty = engine model)."""
-    api_key_env: str = "OPENAI_API_KEY"
-    """openai: environment variable holding the API key (unset: no Authorization header)."""
-    request_timeout_s: float = 600.0
-    extra_body: dict[str, Any] = field(default_factory=dict)
-    """openai: extra request fields (e.g. {"return_token_ids": true} on a vLLM server)."""
+    openai: OpenAIPolicyConfig = field(default_factory=OpenAIPolicyConfig)
+    """kind openai: the endpoint."""
     scripted: ScriptedConfig = field(default_factory=ScriptedConfig)
+    """kind scripted: the ScriptedTeacher."""
 
     def __post_init__(self) -> None:
         if self.kind not in POLICIES:
@@ -181,7 +195,7 @@ class OpenAIPolicy:
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             **({"logprobs": True} if sampling.logprobs else {}),
-            **self.config.extra_body,
+            **self.config.openai.extra_body,
         }
         seed = _seed(sampling.seed, self.sample_index, step)
         if seed is not None:
@@ -192,7 +206,9 @@ class OpenAIPolicy:
             choice = data["choices"][0]
             text = choice["message"]["content"] or ""
         except (KeyError, IndexError, TypeError) as exc:
-            raise RuntimeError(f"{self.config.base_url}: unexpected reply {data!r:.300}") from exc
+            raise RuntimeError(
+                f"{self.config.openai.base_url}: unexpected reply {data!r:.300}"
+            ) from exc
         content_logprobs = (choice.get("logprobs") or {}).get("content") or None
         token_ids = choice.get("token_ids")  # vLLM servers add these when asked to
         return PolicyReply(
@@ -205,16 +221,17 @@ class OpenAIPolicy:
         )
 
     def _post(self, body: dict[str, Any], attempts: int = 4) -> dict[str, Any]:
-        url = self.config.base_url.rstrip("/") + "/chat/completions"
+        endpoint = self.config.openai
+        url = endpoint.base_url.rstrip("/") + "/chat/completions"
         headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.config.api_key_env, "")
+        key = os.environ.get(endpoint.api_key_env, "")
         if key:
             headers["Authorization"] = f"Bearer {key}"
         payload = json.dumps(body).encode()
         for attempt in range(attempts):
             request = urllib.request.Request(url, data=payload, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.config.request_timeout_s) as resp:
+                with urllib.request.urlopen(request, timeout=endpoint.request_timeout_s) as resp:
                     return json.loads(resp.read())
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from srft_ray.agent.agent_loop import ContextLimitExceeded
-from srft_ray.agent.policies import OpenAIPolicy, PolicyConfig, SamplingConfig, VLLMPolicy
+from srft_ray.agent.policies import (
+    OpenAIPolicy,
+    OpenAIPolicyConfig,
+    PolicyConfig,
+    SamplingConfig,
+    VLLMPolicy,
+)
 from srft_ray.openai_server import openai_server as serve_openai
 
 MESSAGES = [
@@ -62,10 +70,9 @@ def openai_server(smollm_dir, tmp_path_factory):
 def test_openai_policy_against_a_real_vllm_server(openai_server, tokenizer):
     config = PolicyConfig(
         kind="openai",
-        base_url=openai_server,
         model="smollm",
         sampling=SamplingConfig(max_tokens=16, temperature=0.0),
-        extra_body={"return_token_ids": True},
+        openai=OpenAIPolicyConfig(base_url=openai_server, extra_body={"return_token_ids": True}),
     )
     reply = OpenAIPolicy(config).generate(MESSAGES)
     assert reply.text and reply.finish_reason in ("stop", "length")
@@ -74,9 +81,10 @@ def test_openai_policy_against_a_real_vllm_server(openai_server, tokenizer):
     assert len(reply.token_ids) == len(reply.logprobs) <= 16
     assert tokenizer.decode(reply.token_ids, skip_special_tokens=True) == reply.text
     # Without token ids (any plain OpenAI endpoint) the reply still works.
-    plain = OpenAIPolicy(PolicyConfig(**{**config.__dict__, "extra_body": {}})).generate(MESSAGES)
+    plain_endpoint = OpenAIPolicyConfig(base_url=openai_server)
+    plain = OpenAIPolicy(replace(config, openai=plain_endpoint)).generate(MESSAGES)
     assert plain.token_ids is None and plain.text == reply.text  # greedy: same text
     with pytest.raises(RuntimeError, match="HTTP 404"):
-        OpenAIPolicy(PolicyConfig(kind="openai", base_url=openai_server, model="nope")).generate(
+        OpenAIPolicy(PolicyConfig(kind="openai", model="nope", openai=plain_endpoint)).generate(
             MESSAGES
         )
