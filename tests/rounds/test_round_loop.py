@@ -235,7 +235,8 @@ def test_killed_driver_resumes_without_loss_duplication_or_redone_stages(resumed
 
 
 def _tasks_and_split():
-    return load_task_source("embedded").tasks(), parse_config(["-c", str(EMBEDDED_CONFIG)]).tasks
+    split = parse_config(["-c", str(EMBEDDED_CONFIG)]).tasks
+    return load_task_source(split.source).tasks(), split
 
 
 @pytest.mark.slow
