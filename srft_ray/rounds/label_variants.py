@@ -17,12 +17,12 @@ import copy
 import random
 from collections.abc import Iterable
 
+from srft_ray.critic.llm_critic import COMBINED_PREFIX
 from srft_ray.critic.rules import combine, rule_labels
 from srft_ray.data.model import StepLabel, Trajectory
 
 VARIANT_SOURCES = {"scripted": "scripted", "rules": "rule", "critic": "critic"}
 VARIANT_SOURCES["critic_or_rules"] = "critic"
-COMBINED_PREFIX = "combined:"
 
 
 def _raw_critic(step) -> StepLabel | None:
