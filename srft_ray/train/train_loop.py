@@ -191,6 +191,13 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
     model_path, tokenizer, causal_lm, vocab = _load_model_and_tokenizer(config)
     if config.freeze_embeddings:
         causal_lm.get_input_embeddings().weight.requires_grad_(False)
+    layers = causal_lm.model.layers
+    if config.freeze_layers > len(layers):
+        raise ValueError(
+            f"train.freeze_layers={config.freeze_layers}: {model_path} has {len(layers)} layers"
+        )
+    for layer in layers[: config.freeze_layers]:
+        layer.requires_grad_(False)
     source_dtype = causal_lm.config.dtype
     docs, stats = load_documents(config, tokenizer, vocab)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

@@ -157,3 +157,31 @@ def test_too_long_and_untrainable_are_counted_skips(tiny_model_dir, labelled_sto
     )
     assert data["num_dropped_too_long"] >= 1 and data["num_dropped_untrainable"] >= 1
     assert len(result.losses) == 1
+
+
+def test_frozen_layers_stay_as_loaded_and_the_rest_train(tiny_model_dir, labelled_store, tmp_path):
+    """freeze_layers=1 with frozen embeddings: layer 0 and the embedding are bit-identical to
+    the starting weights, every later layer moved; more layers than the model has is an error."""
+    out = tmp_path / "export"
+    train_loop(
+        tiny_config(
+            tiny_model_dir,
+            labelled_store,
+            tmp_path,
+            freeze_embeddings=True,
+            freeze_layers=1,
+            max_steps=2,
+            output_dir=str(out),
+            export_dtype="float32",
+        )
+    )
+    before, after = _weights(str(tiny_model_dir)), _weights(str(out))
+    frozen = [k for k in after if k.startswith("model.layers.0.") or "embed_tokens" in k]
+    trained = [k for k in after if k.startswith("model.layers.1.") and k.endswith("proj.weight")]
+    assert frozen and trained
+    for key in frozen:
+        assert torch.equal(before[key].float(), after[key]), key
+    for key in trained:
+        assert not torch.equal(before[key].float(), after[key]), key
+    with pytest.raises(ValueError, match="freeze_layers=99"):
+        train_loop(tiny_config(tiny_model_dir, labelled_store, tmp_path, freeze_layers=99))
