@@ -218,10 +218,13 @@ def test_dockerfile_installs_what_the_cluster_needs():
     assert any(dep.startswith("swebench") for dep in PYPROJECT["project"]["dependencies"])
     assert "import vllm, swebench, docker, srft_ray.jobs, srft_ray.actors" in text
     assert re.search(r"COPY --from=docker-cli /usr/local/bin/docker ", text)  # docker client
-    # every folder pyproject maps into the package is copied into the build
+    # every folder the package is made of (srft_ray/actors, srft_ray/jobs link to top-level
+    # folders) is copied into the build
     sources = re.findall(r"^COPY (?:--chown=\S+ )?(.+) /tmp/srft-ray-src/", text, flags=re.M)
     copied = {s for line in sources for s in line.split()}
-    mapped = set(PYPROJECT["tool"]["setuptools"]["package-dir"].values()) | {"srft_ray"}
+    links = [p for p in (ROOT / "srft_ray").iterdir() if p.is_symlink()]
+    mapped = {p.resolve().relative_to(ROOT).parts[0] for p in links} | {"srft_ray"}
+    assert mapped == {"srft_ray", "actors", "jobs"}
     assert mapped <= copied and "pyproject.toml" in copied
     # pip builds the metadata from pyproject.toml, which names the readme: the image needs it
     assert PYPROJECT["project"]["readme"] in copied
