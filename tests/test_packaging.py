@@ -54,3 +54,20 @@ def test_editable_build_warns_about_nothing(tmp_path):
     with zipfile.ZipFile(wheel) as files:
         (pth,) = [n for n in files.namelist() if n.endswith(".pth")]
         assert files.read(pth).decode().strip() == str(ROOT)
+
+
+def test_a_working_dir_upload_carries_actors_and_jobs(tmp_path):
+    """`ray job submit --working-dir` zips the checkout; Ray follows the links, so the upload's
+    own srft_ray/ holds actors/ and jobs/ (it shadows the installed package on the job's path)."""
+    import shutil
+
+    from ray._private.runtime_env.packaging import _zip_files
+
+    tree = tmp_path / "checkout"
+    for name in ("actors", "jobs"):
+        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
+        (tree / "srft_ray").mkdir(exist_ok=True)
+        (tree / "srft_ray" / name).symlink_to(os.readlink(ROOT / "srft_ray" / name))
+    _zip_files(str(tree), [], str(tmp_path / "upload.zip"), include_gitignore=True)
+    names = set(zipfile.ZipFile(tmp_path / "upload.zip").namelist())
+    assert {"srft_ray/actors/engine.py", "srft_ray/jobs/loop.py"} <= names
