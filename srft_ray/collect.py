@@ -54,6 +54,7 @@ class CollectConfig:
     max_attempts: int = 3
     """Tries per episode when its worker dies or it raises; then it is reported as failed."""
     progress_every_s: float = 15.0
+    """Seconds between progress lines in a log file (a terminal shows one live line)."""
     episode: EpisodeConfig = field(default_factory=EpisodeConfig)
 
 
@@ -111,6 +112,8 @@ def collect(
     config_hash: str = "",
     log: Callable[[str], None] | None = None,
     worker_name_prefix: str = "",
+    label: str = "collect",
+    heartbeat: Callable[[], None] | None = None,
 ) -> CollectSummary:
     """Run every (task, sample) episode not yet in `store` on Ray workers; see the module doc.
 
@@ -118,8 +121,11 @@ def collect(
     stopped here). `start_worker` / `start_engine`: the actor factories (default: the Ray actors
     srft_ray.registry.ACTOR_FACTORIES names). `log`: where progress lines go (default: this
     module's logger). `worker_name_prefix`: name the worker actors `<prefix><n>` (dashboard).
+    `label`: the progress line's name. `heartbeat`: called each time an episode ends or
+    `progress_every_s` passes (a caller recording that the stage is alive).
     """
     from srft_ray.actor_pool import ActorPool
+    from srft_ray.present.progress import Progress, ProgressConfig
     from srft_ray.registry import actor_factory
 
     log = log or logger.info
@@ -168,21 +174,30 @@ def collect(
         max_in_flight_per_actor=config.episodes_per_worker,
         max_attempts=config.max_attempts,
     )
-    last_progress = time.monotonic()
+    bar = Progress(
+        f"[{label}] round {config.round}",
+        total=len(queue),
+        unit="episodes",
+        per_minute=True,  # as CollectSummary.episodes_per_minute
+        log=log,
+        config=ProgressConfig(line_interval_s=config.progress_every_s),
+    )
     try:
         while True:
             pool.fill(lambda: queue.popleft() if queue else None)
             if pool.is_idle():
+                bar.detail = _progress_detail(summary, 0, 0) + " (complete)"
                 break
             ended = pool.wait(timeout_s=config.progress_every_s)
             for finished in ended:
                 _settle(finished, store, summary, config, log)
             summary.num_worker_deaths = pool.num_replaced
-            if ended or time.monotonic() - last_progress >= config.progress_every_s:
-                summary.seconds = time.monotonic() - started
-                log(_progress_line(config, summary, pool.num_in_flight, len(queue)))
-                last_progress = time.monotonic()
+            settled = sum(finished.error is None or not finished.retrying for finished in ended)
+            bar.update(settled, detail=_progress_detail(summary, pool.num_in_flight, len(queue)))
+            if heartbeat is not None:
+                heartbeat()
     finally:
+        bar.close()  # the stage's summary line, also when it failed
         # Let workers delete their checkouts (ray.kill skips all cleanup), then stop them.
         pool.close(cleanup="close")
         if own_engine is not None:
@@ -191,7 +206,6 @@ def collect(
             ray.kill(own_engine)
     summary.seconds = time.monotonic() - started
     store.mark_complete()
-    log(_progress_line(config, summary, 0, 0) + " (complete)")
     return summary
 
 
@@ -220,14 +234,11 @@ def _settle(finished, store: TrajectoryStore, summary: CollectSummary, config, l
         log(f"[collect] giving up on {error}")
 
 
-def _progress_line(config: CollectConfig, s: CollectSummary, in_flight: int, queued: int) -> str:
-    finished = s.num_written + s.num_failed
-    todo = s.num_planned - s.num_skipped
+def _progress_detail(s: CollectSummary, in_flight: int, queued: int) -> str:
     return (
-        f"[collect] round {config.round}: {finished}/{todo} episodes"
-        f" (written {s.num_written}, resolved {s.num_resolved}, failed {s.num_failed},"
+        f"(written {s.num_written}, resolved {s.num_resolved}, failed {s.num_failed},"
         f" retries {s.num_retries}, skipped {s.num_skipped}) in flight {in_flight},"
-        f" queued {queued}, {s.seconds:.0f}s, {s.episodes_per_minute:.1f} episodes/min"
+        f" queued {queued}"
     )
 
 

@@ -9,6 +9,9 @@
   the console (`worker_setup_hook`, run by Ray in every worker process it starts), and they stay
   there after the run. An error in a worker still reaches the console: it comes back to the
   driver as an exception, and `worker_log_hint(exc)` names that worker's log file.
+- On a terminal the live progress lines (srft_ray.present.progress) sit below the log lines:
+  the console handler erases them, prints its record and draws them again (`CONSOLE_LOCK`
+  keeps threads from drawing into each other).
 """
 
 from __future__ import annotations
@@ -17,12 +20,37 @@ import logging
 import os
 import re
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 LOG_DIR_ENV = "SRFT_LOG_DIR"
 """Set by setup_logging: where worker processes write their logs (read by srft_ray.ray_cluster)."""
 VERBOSE_ENV = "SRFT_VERBOSE"
 _HANDLER_NAME = "srft-console"
+CONSOLE_LOCK = threading.RLock()
+"""Held while anything writes to the console: a log record, or a redraw of the live lines."""
+_LIVE_DISPLAYS: list[Any] = []
+
+
+def add_live_display(display: Any) -> None:
+    """Register lines drawn below the log (`clear()` erases them, `redraw()` draws them again)."""
+    with CONSOLE_LOCK:
+        _LIVE_DISPLAYS.append(display)
+
+
+class ConsoleHandler(logging.StreamHandler):
+    """A StreamHandler that prints above the live progress lines instead of through them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with CONSOLE_LOCK:
+            for display in _LIVE_DISPLAYS:
+                display.clear()
+            try:
+                super().emit(record)
+            finally:
+                for display in _LIVE_DISPLAYS:
+                    display.redraw()
 
 
 class RankZeroFilter(logging.Filter):
@@ -41,7 +69,7 @@ def setup_logging(run_dir: str | Path | None = None, *, verbose: int = 0) -> Pat
         if handler.get_name() in (_HANDLER_NAME, _HANDLER_NAME + "-file"):
             logger.removeHandler(handler)
             handler.close()
-    console = logging.StreamHandler(sys.stdout)
+    console = ConsoleHandler(sys.stdout)
     console.set_name(_HANDLER_NAME)
     console.setLevel(logging.DEBUG if verbose else logging.INFO)
     console.setFormatter(logging.Formatter("%(message)s"))

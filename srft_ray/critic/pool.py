@@ -62,7 +62,8 @@ class PoolConfig:
     """Tries per batch before it is reported as failed (and left for a later run)."""
     poll_s: float = 0.5
     progress_every_s: float = 10.0
-    """Seconds between progress lines; 0 prints none."""
+    """Seconds between progress lines in a log file (a terminal shows one live line); 0 prints
+    none."""
     max_unknown_share: float = 0.5
     """Fail the stage when more than this share of the labelled store's steps is unknown (no
     verdict); 1.0 turns the check off."""
@@ -81,12 +82,12 @@ class PoolReport:
     """Most batches that were ever in flight at once (never above the configured bound)."""
     wall_s: float = 0.0
 
-    def line(self, in_flight: int = 0) -> str:
+    def detail(self, in_flight: int = 0) -> str:
+        """What the progress line shows after the trajectory count and rate."""
         rate = self.stats.num_steps / self.wall_s if self.wall_s else 0.0
         bad = {k: v for k, v in self.stats.bad_outputs.items() if v}
         return (
-            f"critique: {self.num_written} trajectories, {self.stats.num_steps} steps labelled "
-            f"({rate:.2f} steps/s, {self.num_written / max(self.wall_s, 1e-9):.2f} traj/s), "
+            f"{self.stats.num_steps} steps labelled ({rate:.2f} steps/s), "
             f"{in_flight} batches in flight, skipped {self.num_skipped}, retries "
             f"{self.num_retries}, failed {len(self.failed_ids)}, labels {self.stats.labels}, "
             f"bad outputs {bad or 'none'}"
@@ -147,7 +148,13 @@ class CritiquePool:
         cfg = self.config
         pool = self.actors
         report = PoolReport()
-        started = last_line = time.monotonic()
+        started = time.monotonic()
+        bar = None
+        if cfg.progress_every_s:
+            from srft_ray.present.progress import Progress, ProgressConfig
+
+            config = ProgressConfig(line_interval_s=cfg.progress_every_s)
+            bar = Progress("[critique]", unit="trajectories", log=logger.info, config=config)
         buffer: queue.Queue = queue.Queue(maxsize=cfg.queue_size)
         threading.Thread(target=self._reader, args=(source, buffer), daemon=True).start()
         seen = set(out.ids())
@@ -170,22 +177,27 @@ class CritiquePool:
                     batch.append(item)
             return batch or None
 
-        while True:
-            pool.fill(next_batch)
-            if source_done and pool.is_idle():
-                break
-            for finished in pool.wait(timeout_s=cfg.poll_s):
-                self._finish(finished, out, report)
-            report.num_retries = pool.num_retries
-            report.num_worker_restarts = pool.num_replaced
-            report.max_in_flight = pool.max_in_flight
+        try:
+            while True:
+                pool.fill(next_batch)
+                if source_done and pool.is_idle():
+                    break
+                num_before = report.num_written
+                for finished in pool.wait(timeout_s=cfg.poll_s):
+                    self._finish(finished, out, report)
+                report.num_retries = pool.num_retries
+                report.num_worker_restarts = pool.num_replaced
+                report.max_in_flight = pool.max_in_flight
+                report.wall_s = time.monotonic() - started
+                if bar is not None:
+                    bar.update(
+                        report.num_written - num_before, detail=report.detail(pool.num_in_flight)
+                    )
+        finally:
             report.wall_s = time.monotonic() - started
-            if cfg.progress_every_s and time.monotonic() - last_line >= cfg.progress_every_s:
-                logger.info(report.line(pool.num_in_flight))
-                last_line = time.monotonic()
-        report.wall_s = time.monotonic() - started
-        if cfg.progress_every_s:
-            logger.info(report.line())
+            if bar is not None:  # the stage's summary line, also when it failed
+                bar.detail = report.detail()
+                bar.close()
         if cfg.max_unknown_share < 1.0:
             check_unknown_share(final_label_counts(out), cfg.max_unknown_share, out.path)
         return report

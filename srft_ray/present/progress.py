@@ -1,18 +1,26 @@
-"""Progress a person can follow: a counter with rate and ETA per stage, and a round summary.
+"""Progress a person can follow: one counter per stage with rate and ETA, and a round summary.
 
-On a terminal the counter redraws one line with carriage returns; in a log file (CI, `ray job
-logs`) it prints a full line every `line_interval_s` instead, so logs stay readable.
+On a terminal each open counter is one live line, redrawn in place below the log lines (two
+stages running at once, collect and critique, get two lines); log records printed meanwhile go
+above them (srft_ray.logs' console handler clears and redraws them). In a log file (CI, a pipe,
+`ray job logs`) a counter prints a plain line at most every `line_interval_s` instead, so a log
+stays short whatever the number of updates; so it does with -v (srft_ray.logs.is_verbose()).
+Either way it ends with one summary line.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from srft_ray.runstate.layout import STAGES
+from srft_ray import logs
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -22,7 +30,8 @@ class ProgressConfig:
     redraw_interval_s: float = 0.2
     """Minimum seconds between redraws on a terminal."""
     line_interval_s: float = 15.0
-    """Seconds between printed lines when the stream is not a terminal."""
+    """Seconds between printed lines when the stream is not a terminal (on a terminal: between
+    lines in the driver log, and on the console with -v)."""
     bar_width: int = 24
     """Characters in the bar (terminal only; needs a known total)."""
 
@@ -41,19 +50,24 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def format_rate(per_second: float, unit: str) -> str:
-    """Per second when at least one a second, else per minute (episodes are slow, tokens fast)."""
-    if per_second >= 1:
+def format_rate(per_second: float, unit: str, *, per_minute: bool = False) -> str:
+    """Per second when at least one a second, else per minute (episodes are slow, tokens fast);
+    `per_minute`: always per minute."""
+    if per_second >= 1 and not per_minute:
         return f"{per_second:,.1f} {unit}/s"
     return f"{per_second * 60:.2f} {unit}/min"
 
 
 class Progress:
-    """Counts work done, and prints counts, rate and ETA.
+    """Counts work done, and shows counts, rate and ETA (see the module docstring).
 
-    with Progress("collect", total=40, unit="episodes") as bar:
+    with Progress("[collect]", total=40, unit="episodes", log=logger.info) as bar:
         for result in results:
             bar.update(1, resolved=num_resolved)
+
+    `log` takes the plain lines (default: written to `stream`); `stream` (default stderr) is
+    where a terminal's live line is drawn. `initial`: work done before (a resumed run), counted
+    in done/total but not in the rate. `per_minute`: show the rate per minute even when fast.
     """
 
     def __init__(
@@ -62,20 +76,26 @@ class Progress:
         total: int | None = None,
         *,
         unit: str = "items",
+        initial: int = 0,
+        per_minute: bool = False,
+        log: Callable[[str], None] | None = None,
         stream: TextIO | None = None,
         config: ProgressConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.label, self.total, self.unit = label, total, unit
+        self.label, self.total, self.unit, self.per_minute = label, total, unit, per_minute
         self.stream = stream if stream is not None else sys.stderr
+        self.log = log
         self.config = config or ProgressConfig()
         self.clock = clock
-        self.count = 0
+        self.count = self.initial = initial
         self.fields: dict[str, Any] = {}
+        self.detail = ""
         self.started = clock()
-        self._last_print = float("-inf")
-        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last_width = 0
+        self._last_line, self._last_draw, self._num_lines = self.started, float("-inf"), 0
+        # -v: plain lines on a terminal too (worker output printed there would garble live ones)
+        live = _is_terminal(self.stream) and not logs.is_verbose()
+        self._live = _live_region(self.stream) if live else None
         self._closed = False
 
     def __enter__(self) -> Progress:
@@ -85,29 +105,50 @@ class Progress:
         self.close()
 
     @property
+    def is_live(self) -> bool:
+        """True when drawn as a live line on a terminal."""
+        return self._live is not None
+
+    @property
     def elapsed_s(self) -> float:
         return self.clock() - self.started
 
     @property
     def rate(self) -> float:
-        """Items per second since the start."""
+        """Items per second since the start (items done before it, `initial`, do not count)."""
         elapsed = self.elapsed_s
-        return self.count / elapsed if elapsed > 0 else 0.0
+        return (self.count - self.initial) / elapsed if elapsed > 0 else 0.0
 
     @property
     def eta_s(self) -> float | None:
-        if self.total is None or self.count == 0:
+        """Seconds left at the rate so far; None without a total or a rate."""
+        if self.total is None:
             return None
-        return max(0, self.total - self.count) / self.rate if self.rate > 0 else None
+        rate = self.rate
+        return max(0, self.total - self.count) / rate if rate > 0 else None
 
-    def update(self, n: int = 1, **fields: Any) -> None:
-        """Add `n` done items; keyword fields (resolved=3) are shown after the counts."""
+    def update(self, n: int = 1, *, detail: str | None = None, **fields: Any) -> None:
+        """Add `n` done items (0: only refresh); `detail` (free text) and keyword fields
+        (resolved=3) are shown after the counts."""
         self.count += n
         self.fields.update(fields)
+        if detail is not None:
+            self.detail = detail
+        if self._closed:
+            return
         now = self.clock()
-        interval = self.config.redraw_interval_s if self._tty else self.config.line_interval_s
-        if now - self._last_print >= interval:
-            self._print(now)
+        if self._live is not None and now - self._last_draw >= self.config.redraw_interval_s:
+            self._last_draw = now
+            self._live.draw(self)
+        # The first progress prints at once, then a line at most every line_interval_s.
+        first = n > 0 and self._num_lines == 0
+        if first or now - self._last_line >= self.config.line_interval_s:
+            self._last_line = now
+            self._num_lines += 1
+            if self._live is None:
+                self._emit(self.line())
+            else:  # the live line shows it; the driver log (and the console with -v) get a line
+                logger.debug(self.line())
 
     def set_total(self, total: int | None) -> None:
         self.total = total
@@ -117,43 +158,118 @@ class Progress:
         parts = [self.label]
         if self.total:
             share = min(1.0, self.count / self.total)
-            if self._tty:
+            if self._live is not None and not self._closed:
                 filled = int(share * self.config.bar_width)
                 parts.append("[" + "#" * filled + "." * (self.config.bar_width - filled) + "]")
             parts.append(f"{self.count}/{self.total} {self.unit} ({share:.0%})")
         else:
             parts.append(f"{self.count} {self.unit}")
-        parts.append(format_rate(self.rate, self.unit.rstrip("s") or self.unit))
+        parts.append(format_rate(self.rate, self.unit, per_minute=self.per_minute))
         parts.append(f"elapsed {format_duration(self.elapsed_s)}")
         if self.total and self.count < self.total:
             parts.append(f"eta {format_duration(self.eta_s)}")
         parts += [f"{key}={_short(value)}" for key, value in self.fields.items()]
+        if self.detail:
+            parts.append(self.detail)
         return "  ".join(parts)
 
     def close(self) -> None:
-        """Print the final line (always, so every log ends with the totals)."""
+        """Print the summary line (always, so every stage ends with its totals)."""
         if self._closed:
             return
         self._closed = True
-        self._print(self.clock(), final=True)
+        if self._live is not None:
+            self._live.remove(self)
+        self._emit(self.line())
 
-    def _print(self, now: float, final: bool = False) -> None:
-        self._last_print = now
-        text = self.line()
-        if self._tty:
-            # pad to erase the tail of a longer previous line
-            pad = " " * max(0, self._last_width - len(text))
-            self.stream.write("\r" + text + pad + ("\n" if final else ""))
-            self._last_width = len(text)
+    def _emit(self, text: str) -> None:
+        if self.log is not None:
+            self.log(text)
+        elif self._live is not None:
+            self._live.write_above(text)
         else:
             self.stream.write(text + "\n")
-        self.stream.flush()
+            self.stream.flush()
 
 
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+class LiveRegion:
+    """The live lines of the counters open on one terminal stream, kept below everything else.
+
+    The cursor rests at the end of the last live line; a redraw goes back to the first one,
+    clears to the end of the screen and writes them again. Lines are cut to the terminal's
+    width, since a wrapped line would break the count of lines to go back over.
+    """
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.bars: list[Progress] = []
+        self.num_drawn = 0
+
+    def draw(self, bar: Progress | None = None) -> None:
+        with logs.CONSOLE_LOCK:
+            if bar is not None and bar not in self.bars:
+                self.bars.append(bar)
+            width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
+            text = "\n".join(b.line()[:width] for b in self.bars)
+            self.stream.write(self._back() + text)
+            self.num_drawn = len(self.bars)
+            self.stream.flush()
+
+    def clear(self) -> None:
+        """Erase the live lines (before something else writes to the terminal)."""
+        with logs.CONSOLE_LOCK:
+            if self.num_drawn:
+                self.stream.write(self._back())
+                self.stream.flush()
+                self.num_drawn = 0
+
+    def write_above(self, text: str) -> None:
+        with logs.CONSOLE_LOCK:
+            self.clear()
+            self.stream.write(text + "\n")
+            self.redraw()
+
+    def redraw(self) -> None:
+        if self.bars:
+            self.draw()
+
+    def remove(self, bar: Progress) -> None:
+        with logs.CONSOLE_LOCK:
+            if bar in self.bars:
+                self.bars.remove(bar)
+            self.clear()
+            self.redraw()
+
+    def _back(self) -> str:
+        """Cursor to the start of the first live line, and everything below it erased."""
+        if not self.num_drawn:
+            return "\r\x1b[J"
+        up = f"\x1b[{self.num_drawn - 1}A" if self.num_drawn > 1 else ""
+        return "\r" + up + "\x1b[J"
+
+
+_REGIONS: dict[int, LiveRegion] = {}
+
+
+def _live_region(stream: TextIO) -> LiveRegion:
+    """The one LiveRegion of `stream` (every counter on a terminal shares it); registered with
+    srft_ray.logs so that console log records print above it."""
+    with logs.CONSOLE_LOCK:
+        region = _REGIONS.get(id(stream))
+        if region is None or region.stream is not stream:
+            region = _REGIONS[id(stream)] = LiveRegion(stream)
+            logs.add_live_display(region)
+        return region
 
 
 # ----------------------------------------------------------------------------- round summary
@@ -198,7 +314,7 @@ def format_round_summary(manifest: Any) -> str:
 
     `manifest` is a RoundManifest; the first logged train loss comes from the train metrics file.
     """
-    from srft_ray.runstate.layout import read_train_metrics
+    from srft_ray.runstate.layout import STAGES, read_train_metrics
 
     records = read_train_metrics(manifest.paths.train_metrics)
     first_loss = records[0]["loss"] if records else None

@@ -88,6 +88,7 @@ def evaluate_policy(
         store,
         engine=engine,
         log=lambda line: log(line.replace("[collect]", "[evaluate]", 1)),
+        label="evaluate",
     )
     metrics = resolve_metrics(store, tasks, config.samples_per_task)
     metrics["num_failed_episodes"] = summary.num_failed

@@ -166,11 +166,14 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
             who = f"policy {Path(policy).name}" if uses_policy else "the teacher"
             ctx.log(f"[collect] round {manifest.round_index}: {who}, critique streaming along")
 
-            def log(line: str) -> None:
-                ctx.log(line)
-                heartbeat(ctx, collect_stage)
-
-            summary = collect(collect_config, ctx.train_tasks, collected, engine=engine, log=log)
+            summary = collect(
+                collect_config,
+                ctx.train_tasks,
+                collected,
+                engine=engine,
+                log=ctx.log,
+                heartbeat=lambda: heartbeat(ctx, collect_stage),
+            )
             trajs = collected.read_all()
             finish_stage(
                 ctx,

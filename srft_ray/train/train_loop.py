@@ -139,11 +139,8 @@ def run_step(
     }
 
 
-def _progress(step: int, total: int, metrics: dict) -> str:
-    width = 20
-    done = int(width * step / max(total, 1))
+def _progress_detail(metrics: dict) -> str:
     return (
-        f"[train] {step:>5}/{total} [{'#' * done}{'.' * (width - done)}] "
         f"loss {metrics['loss']:.4f} lr {metrics['lr']:.2e} gnorm {metrics['grad_norm']:.2f} "
         f"trained {int(metrics['num_trained_tokens'])} masked_steps {int(metrics['num_masked_steps'])} "
         f"tok/s {metrics['tokens_per_s']:.0f} trained_tok/s {metrics['trained_tokens_per_s']:.0f}"
@@ -236,6 +233,13 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
         if ctx.is_main:
             logger.info(f"[train] resumed from {resume_from} at step {start}")
     result = TrainResult(first_step=start, data=stats.as_dict())
+    bar = None
+    if ctx.is_main:
+        from srft_ray.present.progress import Progress
+
+        bar = Progress(
+            "[train]", schedule.total_steps, unit="steps", initial=start, log=logger.info
+        )
     for step in range(start, schedule.total_steps):
         began = time.perf_counter()
         lr = scheduler.get_last_lr()[0]
@@ -256,8 +260,12 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
         result.losses.append(metrics["loss"])
         result.num_steps += 1
         done = step + 1
-        if ctx.is_main and (done % max(1, config.log_every) == 0 or done == schedule.total_steps):
-            logger.info(_progress(done, schedule.total_steps, metrics))
+        if bar is not None and (
+            done % max(1, config.log_every) == 0 or done == schedule.total_steps
+        ):
+            bar.update(done - bar.count, detail=_progress_detail(metrics))
+            if done == schedule.total_steps:
+                bar.close()
         metrics.update({f"data/{k}": v for k, v in stats.as_dict().items()})
         if report is not None and not metrics["final"]:
             report(metrics)  # the final report waits for the export (below)
@@ -281,6 +289,8 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
             and done < schedule.total_steps
         ):
             result.stopped_early = True
+            if bar is not None:
+                bar.close()
             return result
     if config.output_dir:
         causal_lm.set_attn_implementation("sdpa")
