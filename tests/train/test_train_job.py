@@ -24,7 +24,7 @@ def test_srft_train_in_process_from_yaml_and_overrides(
     )
     assert code == 0
     assert (tmp_path / "policy" / "model.safetensors").exists()
-    assert "[train]     1/1" in capsys.readouterr().out
+    assert "[train]  1/1 steps (100%)" in capsys.readouterr().out
 
 
 def test_srft_train_bad_input_exit_codes(tiny_model_dir, tmp_path, capsys):
