@@ -174,13 +174,6 @@ def check_disjoint(trajs: list[Trajectory], eval_tasks: list[Task], tasks: dict[
         )
 
 
-def outcomes_of(store: TrajectoryStore, tasks: list[Task], k: int) -> dict[str, list[bool]]:
-    """instance_id -> k resolved flags; a sample with no trajectory (it failed) is False."""
-    from srft_ray.rounds.evaluation import resolve_metrics
-
-    return resolve_metrics(store, tasks, k)["outcomes"]
-
-
 def ablate(
     run_dir: Path,
     config: LoopConfig,
@@ -263,7 +256,7 @@ def ablate(
 
 def run_arm(arm, config, evaluate, common, base, trajs, eval_tasks, out_root, engines, cfg, log):
     """Train (unless base) and evaluate one arm, or reuse its finished result."""
-    from srft_ray.rounds.evaluation import evaluate_policy
+    from srft_ray.rounds.evaluation import evaluate_policy, resolve_metrics
     from srft_ray.rounds.round_loop import run_training_stage
     from srft_ray.runstate.hashing import read_json
     from srft_ray.train.data import TrainDataError
@@ -317,7 +310,10 @@ def run_arm(arm, config, evaluate, common, base, trajs, eval_tasks, out_root, en
             log=lambda line: None,
         )
         row["num_failed_episodes"] = metrics.get("num_failed_episodes", 0)
-        outcomes = outcomes_of(TrajectoryStore(folder / "eval"), eval_tasks, cfg.samples_per_task)
+        resolved = resolve_metrics(
+            TrajectoryStore(folder / "eval"), eval_tasks, cfg.samples_per_task
+        )
+        outcomes, row["ended"] = resolved["outcomes"], resolved["ended"]
     row["outcomes"] = outcomes
     row["num_episodes"] = sum(len(v) for v in outcomes.values())
     row["num_resolved"] = sum(sum(v) for v in outcomes.values())

@@ -37,6 +37,7 @@ def summarize(rows: list[dict[str, Any]], cfg: Any, eval_tasks: list[Task]) -> d
             "label_f1": _mean(trained, "label_f1"),
             "num_failed_episodes": sum(r.get("num_failed_episodes", 0) for r in entry["rows"]),
             "errors": [r["error"] for r in entry["rows"] if r.get("error")],
+            "ended": _summed(r.get("ended", {}) for r in entry["rows"]),
         }
     default_srft = f"srft[{cfg.srft_label_source}]"
     pairs: dict[str, Any] = {}
@@ -100,11 +101,19 @@ def _rounded(pair: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _summed(counts) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for key, value in count.items():
+            total[key] = total.get(key, 0) + value
+    return dict(sorted(total.items()))
+
+
 def format_table(results: dict[str, Any]) -> str:
     """Resolve rate with its 95% interval per arm, then the paired differences."""
     header = (
         f"{'method':<22} {'resolved':>7} {'95% CI':>15} {'episodes':>8} {'steps':>6} "
-        f"{'trained tok':>11} {'epochs':>6} {'label F1':>8}"
+        f"{'trained tok':>11} {'epochs':>6} {'label F1':>8} {'timeouts':>8}"
     )
     lines = [header, "-" * len(header)]
     for name, m in results["methods"].items():
@@ -113,9 +122,10 @@ def format_table(results: dict[str, Any]) -> str:
         tokens = "-" if m["trained_tokens"] is None else f"{m['trained_tokens']:.0f}"
         epochs = "-" if m["epochs"] is None else f"{m['epochs']:.1f}"
         f1 = "-" if m["label_f1"] is None else f"{m['label_f1']:.2f}"
+        timeouts = m.get("ended", {}).get("time_limit", 0)
         lines.append(
             f"{name:<22} {m['resolve_rate']:>7.1%} {ci:>15} {m['num_episodes']:>8} {steps:>6} "
-            f"{tokens:>11} {epochs:>6} {f1:>8}"
+            f"{tokens:>11} {epochs:>6} {f1:>8} {timeouts:>8}"
         )
     if results["pairs"]:
         lines += ["", f"{'pair':<34} {'diff':>7} {'95% CI':>17} {'p':>6}"]

@@ -46,9 +46,12 @@ def resolve_metrics(
     from srft_ray.rounds.stats import resolve_rate_ci
 
     found: dict[tuple[str, int], bool] = {}
+    ended: dict[str, int] = {}
     for traj in store:
         sample = int(traj.trajectory_id.rsplit("/", 1)[-1])
         found[(traj.instance_id, sample)] = bool(traj.outcome.resolved)
+        status = traj.outcome.exit_status or "unknown"
+        ended[status] = ended.get(status, 0) + 1
     outcomes = {
         t.instance_id: [found.get((t.instance_id, i), False) for i in range(samples_per_task)]
         for t in tasks
@@ -63,6 +66,9 @@ def resolve_metrics(
         "resolve_rate": resolved / num_episodes if num_episodes else 0.0,
         "ci95": [round(ci[0], 4), round(ci[1], 4)],
         "resolved_ids": sorted(i for i, v in outcomes.items() if any(v)),
+        # how the episodes ended (submitted, step_limit, time_limit, ...): a time_limit count
+        # says the wall clock of a loaded machine, not the policy, decided some outcomes
+        "ended": dict(sorted(ended.items())),
         "outcomes": outcomes,
     }
 

@@ -24,6 +24,7 @@ def _rows(cfg: AblateConfig) -> list[dict]:
             t.instance_id: [rng.random() < p for _ in range(cfg.samples_per_task)] for t in TASKS
         }
         row = {"arm": arm.name, "seed": arm.seed, "mode": arm.mode or "base", "outcomes": outcomes}
+        row["ended"] = {"submitted": 20, "time_limit": arm.seed + 1}
         if arm.mode:
             row.update(
                 num_trained_tokens=1000,
@@ -67,7 +68,10 @@ def test_summary_has_the_shape_of_the_issue():
     assert [c["label_f1"] for c in results["curve"]] == [0.5, 0.74, 1.0]
     sizes = {(c["method"], c["num_trajectories"]) for c in results["data_curve"]}
     assert sizes == {("all", 10), ("rft", 10), ("srft", 10)}
+    assert methods["rft"]["ended"] == {"submitted": 60, "time_limit": 1 + 2 + 3}
     table = format_table(results)
     assert "srft-vs-rft" in table and "95% CI" in table
+    rft_line = next(line for line in table.splitlines() if line.startswith("rft "))
+    assert rft_line.split()[-1] == "6"  # the timeouts column
     page = "".join(ablation_section(results))
     assert page.count("<svg") == 3 and "srft-vs-rft" in page

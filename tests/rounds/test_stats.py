@@ -7,7 +7,7 @@ import math
 import pytest
 
 from srft_ray.rounds import stats
-from srft_ray.rounds.ablate import outcomes_of
+from srft_ray.rounds.evaluation import resolve_metrics
 
 
 def _outcomes(rate_by_task: dict[str, list[bool]], seeds=("0",)):
@@ -79,7 +79,7 @@ def test_a_failed_episode_is_unresolved_not_missing(tmp_path):
                 instance_id="a",
                 system_prompt="",
                 task_prompt="x",
-                outcome=Outcome(resolved=True),
+                outcome=Outcome(resolved=True, exit_status="submitted"),
             ),
             Trajectory(
                 trajectory_id="0/b/1",
@@ -92,8 +92,11 @@ def test_a_failed_episode_is_unresolved_not_missing(tmp_path):
     )
     tasks = [Task(instance_id=i, repo="r/r", base_commit="c", problem_statement="p") for i in "abc"]
     # a: sample 1 failed; b: sample 0 failed; c: both failed -> 2 of 6 episodes resolved
-    assert outcomes_of(store, tasks, 2) == {
+    metrics = resolve_metrics(store, tasks, 2)
+    assert metrics["outcomes"] == {
         "a": [True, False],
         "b": [False, True],
         "c": [False, False],
     }
+    assert metrics["num_episodes"] == 6 and metrics["num_resolved"] == 2
+    assert metrics["ended"] == {"submitted": 1, "unknown": 1}
