@@ -235,10 +235,16 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
     result = TrainResult(first_step=start, data=stats.as_dict())
     bar = None
     if ctx.is_main:
-        from srft_ray.present.progress import Progress
+        from srft_ray.present.progress import Progress, ProgressConfig
 
+        every_update = ProgressConfig(line_interval_s=0)  # log_every chooses the steps
         bar = Progress(
-            "[train]", schedule.total_steps, unit="steps", initial=start, log=logger.info
+            "[train]",
+            schedule.total_steps,
+            unit="steps",
+            initial=start,
+            log=logger.info,
+            config=every_update,
         )
     for step in range(start, schedule.total_steps):
         began = time.perf_counter()
@@ -263,9 +269,11 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
         if bar is not None and (
             done % max(1, config.log_every) == 0 or done == schedule.total_steps
         ):
-            bar.update(done - bar.count, detail=_progress_detail(metrics))
-            if done == schedule.total_steps:
+            if done == schedule.total_steps:  # the summary line is the last step's line
+                bar.count, bar.detail = done, _progress_detail(metrics)
                 bar.close()
+            else:
+                bar.update(done - bar.count, detail=_progress_detail(metrics))
         metrics.update({f"data/{k}": v for k, v in stats.as_dict().items()})
         if report is not None and not metrics["final"]:
             report(metrics)  # the final report waits for the export (below)
