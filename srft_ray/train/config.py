@@ -75,6 +75,10 @@ class TrainConfig:
     freeze_layers: int = 0
     """Do not train the first N decoder layers. With freeze_embeddings the backward pass stops
     above them, so each frozen layer saves its share of the backward compute."""
+    max_failures: int = 0
+    """Ray Train: restarts of the worker group after a worker or its node dies (FailureConfig
+    max_failures; -1 without limit); train_loop then resumes from the last checkpoint in
+    checkpoint_dir, which must be storage every node sees."""
     checkpoint_dir: str = ""
     """Where DCP checkpoints go (resumed from when present); empty disables checkpoints."""
     checkpoint_every: int = 0
@@ -91,11 +95,13 @@ class TrainConfig:
     """Stop (as if preempted) after this many steps without exporting; 0 disables. For drills."""
 
     def without_resources(self) -> TrainConfig:
-        """This run with default resources: what a stage's input hash covers (the same run on
-        more workers is the same run)."""
-        return replace(self, resources=Resources(num_workers=0))
+        """This run with default resources and restarts: what a stage's input hash covers (the
+        same run on more workers, or allowed more restarts, is the same run)."""
+        return replace(self, resources=Resources(num_workers=0), max_failures=0)
 
     def __post_init__(self) -> None:
+        if self.max_failures < -1:
+            raise ValueError("max_failures must be >= -1 (-1: restart without limit)")
         if self.freeze_layers < 0:
             raise ValueError("freeze_layers must be >= 0")
         if self.tokens_per_micro_batch < 2:

@@ -81,7 +81,7 @@ def ray_train_worker(config: dict[str, Any]) -> None:
 
 def run_training(config: TrainConfig, *, storage_path: str = "", run_name: str = "srft-train"):
     """Fit `config` on its `resources.num_workers` Ray Train workers; returns ray.train.Result."""
-    from ray.train import RunConfig, ScalingConfig
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from srft_ray.config import to_dict
@@ -106,6 +106,10 @@ def run_training(config: TrainConfig, *, storage_path: str = "", run_name: str =
         scaling_config=ScalingConfig(
             num_workers=spec.num_workers, use_gpu=use_gpu, resources_per_worker=resources
         ),
-        run_config=RunConfig(name=run_name, storage_path=str(Path(storage_path).resolve())),
+        run_config=RunConfig(
+            name=run_name,
+            storage_path=str(Path(storage_path).resolve()),
+            failure_config=FailureConfig(max_failures=config.max_failures),
+        ),
     )
     return trainer.fit()
