@@ -34,33 +34,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from srft_ray.logs import setup_logging
     from srft_ray.train.data import TrainDataError
+    from srft_ray.train.stage import run_training_stage
 
     setup_logging()  # progress lines on the console
     try:
-        if config.train.resources.num_workers == 0:
-            from srft_ray.train.train_loop import train_loop
+        if config.train.resources.num_workers > 0:
+            from srft_ray.ray_cluster import init_ray
 
-            result = train_loop(config.train)
-            print(f"[train] done: {result.num_steps} steps, final loss {result.losses[-1:]}")
-            return 0
-        from srft_ray.ray_cluster import init_ray
-        from srft_ray.train.trainer import run_training
-
-        init_ray(config.ray)
+            init_ray(config.ray)
+        metrics = run_training_stage(
+            config.train, storage_path=config.storage_path, run_name=config.run_name
+        )
     except (TrainDataError, ValueError, FileNotFoundError) as exc:
         print(f"srft train: {exc}", file=sys.stderr)
         return 2
-    try:
-        result = run_training(
-            config.train, storage_path=config.storage_path, run_name=config.run_name
-        )
     except Exception as exc:  # a worker's error arrives wrapped by Ray Train
         print(f"srft train: training failed: {exc}", file=sys.stderr)
         return 1
-    if result.error:
-        print(f"srft train: training failed: {result.error}", file=sys.stderr)
-        return 1
-    print(f"[train] done: {result.metrics}")
+    print(
+        f"[train] done: {metrics['num_optimizer_steps']} steps, final loss {metrics['final_loss']}"
+    )
     return 0
 
 

@@ -257,9 +257,9 @@ def ablate(
 def run_arm(arm, config, evaluate, common, base, trajs, eval_tasks, out_root, engines, cfg, log):
     """Train (unless base) and evaluate one arm, or reuse its finished result."""
     from srft_ray.rounds.evaluation import evaluate_policy, resolve_metrics
-    from srft_ray.rounds.round_loop import run_training_stage
     from srft_ray.runstate.hashing import read_json
     from srft_ray.train.data import TrainDataError
+    from srft_ray.train.stage import run_training_stage
 
     folder = out_root / arm.folder
     inputs = {**common, "arm": json_hash(to_dict(arm))}

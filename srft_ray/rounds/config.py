@@ -111,6 +111,10 @@ class LoopConfig:
     `srft ablate`, or to train elsewhere); rounds then all collect with the teacher or base."""
     evaluate_base: bool = True
     """Evaluate the untrained base model on the held-out tasks first (RUN_DIR/base/)."""
+    overlap_evaluation: bool = True
+    """Run each evaluation beside the next round's collection and critique, on the same policy
+    engine (round r's export is what round r+1 collects with; the base model's evaluation runs
+    beside the teacher's round): training waits for it. False: one stage at a time."""
     ray: RayConfig = field(default_factory=RayConfig)
     write_report: bool = True
     """Write RUN_DIR/report/index.html at the end (`srft report RUN_DIR`)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,18 +39,18 @@ from srft_ray.rounds.stages import (
     tail_store,
 )
 from srft_ray.runstate.hashing import checkpoint_hash, dataset_hash, inputs_hash, json_hash
-from srft_ray.runstate.layout import append_train_metrics, round_paths
+from srft_ray.runstate.layout import round_paths
 from srft_ray.runstate.manifest import RoundManifest, Stage
 from srft_ray.runstate.run_manifest import RunManifest
-from srft_ray.train.config import TrainConfig
+from srft_ray.train.stage import run_training_stage
 
-__all__ = ["PolicyEngines", "run_loop", "run_round", "run_training_stage"]
+__all__ = ["PolicyEngines", "run_loop", "run_round"]
 
 
 def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
     """Run (or resume) every round of `config`; returns the run directory."""
     from srft_ray.model_prep import prepare_model
-    from srft_ray.present.progress import format_duration, format_round_summary
+    from srft_ray.present.progress import format_duration
     from srft_ray.ray_cluster import init_ray
     from srft_ray.tasks.source import load_task_source
 
@@ -83,17 +83,29 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
         lock=threading.Lock(),
     )
     policy = ctx.base_model
+    evaluation: Overlapped | None = None  # the last evaluation, beside this round's collection
     try:
         if config.evaluate_base:
-            evaluate_base(ctx)
+            evaluation = Overlapped.begin(ctx, "evaluate base", lambda: evaluate_base(ctx))
         for index in range(config.num_rounds):
             round_started = time.monotonic()
             manifest = open_round(run, index)
-            policy = run_round(ctx, manifest, policy)
-            log(f"\n{format_round_summary(manifest)}")
-            log(f"[run] round {index} took {format_duration(time.monotonic() - round_started)}\n")
+            collect_and_critique(ctx, manifest, policy)
+            if evaluation is not None:
+                evaluation.wait()  # training takes the cores (and releases the engine)
+            evaluation = None
+            if config.last_stage != "critique":
+                export = train(ctx, manifest, policy)
+                if config.last_stage == "evaluate":
+                    work = _evaluated(ctx, manifest, export, round_started)
+                    evaluation = Overlapped.begin(ctx, f"evaluate round {index}", work)
+                policy = export
+            if config.last_stage != "evaluate":  # else the evaluation ends the round
+                _round_done(ctx, manifest, round_started)
+        if evaluation is not None:
+            evaluation.wait()
     finally:
-        ctx.engines.release()
+        ctx.engines.release()  # a still-running evaluation fails, and a resumed run redoes it
     log(f"[run] {config.num_rounds} rounds done in {format_duration(time.monotonic() - started)}")
     if config.write_report:
         from srft_ray.present.report import write_report
@@ -103,7 +115,8 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
 
 
 def run_round(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
-    """One round; `policy` is the checkpoint to collect with. Returns the round's export."""
+    """One round, one stage at a time; `policy` is the checkpoint to collect with. Returns the
+    round's export. (run_loop runs the same stages, each evaluation beside the next round.)"""
     collect_and_critique(ctx, manifest, policy)
     if ctx.config.last_stage == "critique":
         return policy
@@ -111,6 +124,55 @@ def run_round(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     if ctx.config.last_stage == "evaluate":
         evaluate(ctx, manifest, export)
     return export
+
+
+class Overlapped(threading.Thread):
+    """An evaluation running in a second driver thread beside the next round's collection;
+    `wait()` joins it and re-raises its error. With overlap_evaluation off it runs inline."""
+
+    def __init__(self, name: str, work: Callable[[], Any]):
+        super().__init__(name=name, daemon=True)
+        self.work, self.error = work, None
+
+    @classmethod
+    def begin(cls, ctx: RunContext, name: str, work: Callable[[], Any]) -> Overlapped | None:
+        if not ctx.config.overlap_evaluation:
+            work()
+            return None
+        thread = cls(name, work)
+        thread.start()
+        return thread
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as exc:  # re-raised in the driver's thread by wait()
+            self.error = exc
+
+    def wait(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise RuntimeError(f"{self.name} failed") from self.error
+
+
+def _evaluated(
+    ctx: RunContext, manifest: RoundManifest, export: str, round_started: float
+) -> Callable[[], None]:
+    """Round `manifest`'s evaluation, then its summary (the round is complete only then)."""
+
+    def work() -> None:
+        evaluate(ctx, manifest, export)
+        _round_done(ctx, manifest, round_started)
+
+    return work
+
+
+def _round_done(ctx: RunContext, manifest: RoundManifest, round_started: float) -> None:
+    from srft_ray.present.progress import format_duration, format_round_summary
+
+    took = format_duration(time.monotonic() - round_started)
+    ctx.log(f"\n{format_round_summary(manifest)}")
+    ctx.log(f"[run] round {manifest.round_index} took {took}\n")
 
 
 # ----------------------------------------------------------------------------- collect + critique
@@ -296,85 +358,6 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
         raise
     finish_stage(ctx, stage, {"export": paths.export}, metrics)
     return str(paths.export)
-
-
-def run_training_stage(config: TrainConfig, metrics_file: Path) -> dict[str, Any]:
-    """Train in this process (num_workers 0) or on Ray Train workers; per-step metrics go to
-    `metrics_file`, the stage's summary metrics are returned."""
-    losses: list[float] = []
-    data: dict[str, Any] = {}
-    consumed = {"tokens": 0, "trained_tokens": 0, "documents": 0, "epochs": 0.0}
-
-    def record(metrics: dict[str, Any]) -> None:
-        losses.append(float(metrics["loss"]))
-        consumed["tokens"] += int(metrics["num_tokens"])
-        consumed["trained_tokens"] += int(metrics["num_trained_tokens"])
-        consumed["documents"] += int(metrics.get("num_documents", 0))
-        consumed["epochs"] = float(metrics.get("epoch", 0.0))
-        append_train_metrics(
-            metrics_file,
-            {
-                "step": int(metrics["step"]),
-                "loss": float(metrics["loss"]),
-                "lr": float(metrics["lr"]),
-                "tokens_per_s": float(metrics["tokens_per_s"]),
-                "trained_tokens": int(metrics["num_trained_tokens"]),
-                "tokens": int(metrics["num_tokens"]),
-            },
-        )
-
-    if config.resources.num_workers == 0:
-        from srft_ray.train.train_loop import train_loop
-
-        result = train_loop(config, report=record)
-        data, steps = result.data, result.first_step + result.num_steps
-    else:
-        from srft_ray.train.trainer import run_training
-
-        result = run_training(
-            config, storage_path=str(metrics_file.parent.parent / "ray-train"), run_name="train"
-        )
-        if result.error:
-            raise RuntimeError(f"training failed: {result.error}")
-        final = dict(result.metrics or {})
-        frame = getattr(result, "metrics_dataframe", None)
-        rows = frame.to_dict("records") if frame is not None else [final]
-        for row in rows:
-            if "loss" in row:
-                record(row)
-        data = {k.removeprefix("data/"): v for k, v in final.items() if k.startswith("data/")}
-        steps = int(final.get("step", 0))
-    tokens, trained = int(data.get("num_tokens", 0)), int(data.get("num_trained_tokens", 0))
-    return {
-        # what the optimizer actually consumed (equal budgets compare these)
-        "num_tokens": consumed["tokens"],
-        "num_trained_tokens": consumed["trained_tokens"],
-        "num_documents_consumed": consumed["documents"],
-        "epochs": round(consumed["epochs"], 3),
-        # the dataset the steps were drawn from
-        "dataset_tokens": tokens,
-        "dataset_trained_tokens": trained,
-        "trained_token_share": trained / tokens if tokens else None,
-        "final_loss": losses[-1] if losses else None,
-        "num_optimizer_steps": steps,
-        "num_masked_steps": int(data.get("num_masked_steps", 0)),
-        "num_documents": int(data.get("num_documents", 0)),
-        # every way rendering changed a trajectory, counted (masking.RenderedExample)
-        **{
-            key: int(data.get(key, 0))
-            for key in (
-                "num_truncated",
-                "num_dropped_too_long",
-                "num_retokenized_steps",
-                "num_elided_observations",
-                "num_dropped_steps",
-                "num_converted_tool_calls",
-                "num_reformatted_observations",
-                "num_shortened_observations",
-            )
-        },
-        "mode": config.masking.mode,
-    }
 
 
 # ----------------------------------------------------------------------------- evaluate

@@ -48,8 +48,14 @@ class PolicyEngines:
         self.start_engine = start_engine
         self.actor: Any = None
         self.model = ""
+        # an evaluation and the next round's collection ask for the same engine at once
+        self._lock = threading.RLock()
 
     def get(self, model_path: str | Path, log: Log = print) -> Any:
+        with self._lock:
+            return self._get(model_path, log)
+
+    def _get(self, model_path: str | Path, log: Log) -> Any:
         import ray
 
         from srft_ray.registry import actor_factory
@@ -67,11 +73,12 @@ class PolicyEngines:
         return actor
 
     def release(self) -> None:
-        if self.actor is not None:
-            import ray
+        with self._lock:
+            if self.actor is not None:
+                import ray
 
-            ray.kill(self.actor)
-            self.actor, self.model = None, ""
+                ray.kill(self.actor)
+                self.actor, self.model = None, ""
 
 
 @dataclass

@@ -229,6 +229,10 @@ def test_killed_driver_resumes_without_loss_duplication_or_redone_stages(resumed
             assert after[name]["attempts"] == before[index]["stages"][name]["attempts"], name
     r1_eval = manifest(run_dir, 1)["stages"]["evaluate"]["attempts"]
     assert [a["status"] for a in r1_eval] == ["interrupted", "done"]
+    # Round 0's evaluation ran beside round 1's collection (overlap_evaluation, the default).
+    e0 = manifest(run_dir, 0)["stages"]["evaluate"]["attempts"][-1]
+    c1 = manifest(run_dir, 1)["stages"]["collect"]["attempts"][-1]
+    assert e0["started_at"] < c1["ended_at"] and c1["started_at"] < e0["ended_at"], (e0, c1)
     # Train metrics were recorded per step, and a full rerun redoes nothing.
     assert (run_dir / "round-001" / "train" / "metrics.jsonl").read_text().strip()
     assert resumed_run["fourth_output"].count("on the same inputs, skipped") == 8
@@ -326,9 +330,9 @@ def test_loop_training_through_ray_train(resumed_run, tmp_path):
     writes the per-step metrics file and the stage metrics from what the workers reported."""
     from srft_ray.masking import MaskingConfig
     from srft_ray.resources import Resources
-    from srft_ray.rounds.round_loop import run_training_stage
     from srft_ray.runstate.layout import read_train_metrics
     from srft_ray.train.config import TrainConfig
+    from srft_ray.train.stage import run_training_stage
 
     train = TrainConfig(
         dataset_dirs=[str(resumed_run["run_dir"] / "round-000" / "labelled")],
