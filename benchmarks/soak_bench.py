@@ -291,9 +291,17 @@ def run(args) -> dict:
         sampler.join(timeout=30)
         pool.close()
         shutdown_ray()
-    time.sleep(3)  # let the killed workers' processes go
-    procs = processes()
-    live_ours = [p for p in procs if p["ours"] and p["state"] != "Z" and p["pid"] != os.getpid()]
+    # Ray ends its workers asynchronously (slowly on a busy machine): wait for them, up to 60 s.
+    exit_started = time.monotonic()
+    while True:
+        procs = processes()
+        live_ours = [
+            p for p in procs if p["ours"] and p["state"] != "Z" and p["pid"] != os.getpid()
+        ]
+        if not live_ours or time.monotonic() - exit_started > 60:
+            break
+        time.sleep(1)
+    exit_wait_s = round(time.monotonic() - exit_started, 1)
     tmp_left = sorted(e for e in os.listdir(tmp) if e != "ray")
     new_tmp = sorted(
         e for e in set(os.listdir("/tmp")) - set(before["tmp_entries"])
@@ -329,6 +337,7 @@ def run(args) -> dict:
         },
         "leftovers": {
             "live_processes": [f"{p['pid']} {p['comm']}: {p['cmdline'][:120]}" for p in live_ours],
+            "seconds_until_ray_processes_gone": exit_wait_s,
             "live_bwrap_during_run_max": max_live,
             "live_bwrap_after_collect": samples[-1]["live_bwrap"] if samples else None,
             "worker_children_max": max((s["worker_children"] for s in samples), default=0),
