@@ -80,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print("srft critique: set input_dir=... and output_dir=...", file=sys.stderr)
         return 2
 
-    from srft_ray.actors.critic_worker import start_critic_worker
-    from srft_ray.critic.pool import CritiquePool
+    from srft_ray.critic.pool import critique
     from srft_ray.data.store import TrajectoryStore
     from srft_ray.logs import setup_logging
     from srft_ray.ray_cluster import init_ray
@@ -95,14 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.follow
         else iter(source_store.read_all())
     )
-    pool = CritiquePool(
-        config.pool,
-        lambda slot: start_critic_worker(config.critic, **config.pool.resources.actor_options()),
-    )
-    try:
-        report = pool.run(source, labelled)
-    finally:
-        pool.close()
+    report = critique(config.critic, config.pool, source, labelled)
     stats = report.stats
     summary = {
         "store": str(labelled.path),

@@ -240,3 +240,24 @@ def check_unknown_share(counts: dict[str, int], limit: float, where: Any) -> Non
             "or raise the limit: critique_pool.max_unknown_share=... (srft run) or "
             "pool.max_unknown_share=... (srft critique); 1.0 turns the check off."
         )
+
+
+def critique(
+    critic: Any,
+    pool: PoolConfig,
+    source: Iterable[Trajectory],
+    labelled: TrajectoryStore,
+    *,
+    start_worker: Callable[..., Any] | None = None,
+) -> PoolReport:
+    """Label `source` into `labelled` with a pool of critic workers, as the loop and the critique
+    job both do; `start_worker(critic, **actor_options)` defaults to the registry's
+    critic_worker (a Ray actor hosting `critic`, a CriticConfig)."""
+    from srft_ray.registry import actor_factory
+
+    start = start_worker or actor_factory("critic_worker")
+    workers = CritiquePool(pool, lambda slot: start(critic, **pool.resources.actor_options()))
+    try:
+        return workers.run(source, labelled)
+    finally:
+        workers.close()

@@ -275,21 +275,12 @@ class _CritiqueThread(threading.Thread):
             yield traj
 
     def run(self) -> None:
-        from srft_ray.critic.pool import CritiquePool
-        from srft_ray.registry import actor_factory
+        from srft_ray.critic.pool import critique
 
         cfg = self.ctx.config
-        start_critic_worker = actor_factory("critic_worker")
-        pool = None
         try:
-            pool = CritiquePool(
-                cfg.critique_pool,
-                lambda n: start_critic_worker(
-                    cfg.critic, **cfg.critique_pool.resources.actor_options()
-                ),
-            )
             labelled = TrajectoryStore(self.out)
-            report = pool.run(self._source(), labelled)
+            report = critique(cfg.critic, cfg.critique_pool, self._source(), labelled)
             if self.stop.is_set():
                 raise RuntimeError("collection failed; critique stopped with what it had")
             if report.failed_ids:
@@ -306,9 +297,6 @@ class _CritiqueThread(threading.Thread):
         except BaseException as exc:
             self.error = exc
             fail_stage(self.ctx, self.stage, exc)
-        finally:
-            if pool is not None:
-                pool.close()
 
 
 # ----------------------------------------------------------------------------- train
