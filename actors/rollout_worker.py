@@ -27,11 +27,14 @@ class RolloutWorker:
         config_hash: str = "",
         engine: Any = None,
     ):
+        from srft_ray.agent.episode import remove_orphaned_workspaces
         from srft_ray.sandbox import remove_orphaned_sandboxes
         from srft_ray.tasks.source import load_task_source
 
-        # A worker SIGKILLed mid-episode cannot clean up its sandboxes; its successor does.
+        # A worker SIGKILLed mid-episode cannot clean up its sandboxes and checkouts; its
+        # successor does.
         remove_orphaned_sandboxes(config.sandbox)
+        remove_orphaned_workspaces()
         self.runner = EpisodeRunner(
             config,
             task_source=load_task_source(task_source, repos_dir=repos_dir),

@@ -7,6 +7,7 @@ concurrent episodes of one task share one read-only base).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -51,7 +52,8 @@ class EpisodeRunner:
         self.policies = policy_provider(config.policy, engine=engine, round_index=round_index)
         self._checkouts: dict[str, Path] = {}
         self._checkout_lock = threading.Lock()
-        self._workspace = Path(tempfile.mkdtemp(prefix="srft-episodes-"))
+        # the owner pid in the name: a successor removes it if this worker is killed
+        self._workspace = Path(tempfile.mkdtemp(prefix=f"{WORKSPACE_PREFIX}{os.getpid()}-"))
 
     def run(self, task: Task, sample_index: int) -> Trajectory:
         """Run (and grade) one episode; the id is deterministic in (round, task, sample)."""
@@ -113,3 +115,20 @@ class EpisodeRunner:
 
     def close(self) -> None:
         shutil.rmtree(self._workspace, ignore_errors=True)
+
+
+WORKSPACE_PREFIX = "srft-episodes-"
+
+
+def remove_orphaned_workspaces(root: str | None = None) -> int:
+    """Delete episode workspaces (cached checkouts) whose owning process is gone, as a worker
+    SIGKILLed mid-episode leaves them; returns how many. Live owners' workspaces stay."""
+    from srft_ray.sandbox.cgroups import owner_pid, pid_alive
+
+    num_removed = 0
+    for entry in os.scandir(root or tempfile.gettempdir()):
+        pid = owner_pid(entry.name, WORKSPACE_PREFIX)
+        if pid is not None and not pid_alive(pid) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            num_removed += 1
+    return num_removed

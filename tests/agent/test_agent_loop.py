@@ -160,3 +160,24 @@ def test_submission_is_the_diff_against_base_commit(scripted_runner, calc_task):
     failing = CannedPolicy([_bash("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT; false")])
     traj = _run(scripted_runner, calc_task, failing, step_limit=1)
     assert traj.outcome.exit_status == "step_limit" and traj.steps[0].returncode == 1
+
+
+def test_orphaned_episode_workspaces_are_removed_live_ones_kept(tmp_path):
+    """A workspace names its owner pid; a dead owner's goes (a killed worker's checkouts), a
+    live owner's and foreign folders stay."""
+    import os
+    import subprocess
+
+    from srft_ray.agent.episode import WORKSPACE_PREFIX, remove_orphaned_workspaces
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f"{WORKSPACE_PREFIX}{dead.pid}-abc"
+    (orphan / "checkout-0").mkdir(parents=True)
+    (orphan / "checkout-0" / "f.py").write_text("x = 1\n")
+    live = tmp_path / f"{WORKSPACE_PREFIX}{os.getpid()}-def"
+    live.mkdir()
+    foreign = tmp_path / f"{WORKSPACE_PREFIX}nopid"
+    foreign.mkdir()
+    assert remove_orphaned_workspaces(str(tmp_path)) == 1
+    assert not orphan.exists() and live.exists() and foreign.exists()
