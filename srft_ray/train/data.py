@@ -61,7 +61,7 @@ class DataStats:
         return asdict(self)
 
 
-_RENDER_COUNTERS = (
+RENDER_COUNTERS = (
     "num_retokenized_steps",
     "num_elided_observations",
     "num_dropped_steps",
@@ -96,7 +96,7 @@ def documents_from_rendered(
             )
         if getattr(ex, "truncated", False):
             stats.num_truncated += 1
-        for counter in _RENDER_COUNTERS:
+        for counter in RENDER_COUNTERS:
             setattr(stats, counter, getattr(stats, counter) + int(getattr(ex, counter, 0)))
         if len(ids) > config.tokens_per_micro_batch:
             stats.num_dropped_too_long += 1

@@ -10,6 +10,7 @@ from typing import Any
 
 from srft_ray.runstate.layout import append_train_metrics
 from srft_ray.train.config import TrainConfig
+from srft_ray.train.data import RENDER_COUNTERS
 
 
 def run_training_stage(
@@ -86,16 +87,7 @@ def run_training_stage(
         # every way rendering changed a trajectory, counted (masking.RenderedExample)
         **{
             key: int(data.get(key, 0))
-            for key in (
-                "num_truncated",
-                "num_dropped_too_long",
-                "num_retokenized_steps",
-                "num_elided_observations",
-                "num_dropped_steps",
-                "num_converted_tool_calls",
-                "num_reformatted_observations",
-                "num_shortened_observations",
-            )
+            for key in ("num_truncated", "num_dropped_too_long", *RENDER_COUNTERS)
         },
         "mode": config.masking.mode,
     }
