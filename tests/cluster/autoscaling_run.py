@@ -126,12 +126,20 @@ def main(out_dir: Path, marker: str = "") -> None:
             limit=100,
         )
         result["worker_nodes"] = sorted(a.node_id for a in workers)
-        episodes = list_tasks(
-            address=cluster.dashboard_url,
-            filters=[("func_or_class_name", "=", "RolloutWorker.run_episode")],
-            limit=100,
-        )
-        result["episode_nodes"] = [t.node_id for t in episodes if t.state == "FINISHED"]
+        # Task events reach the state API asynchronously (workers flush them every second or
+        # so, later on a loaded host): poll until every episode's FINISHED event has arrived.
+        events_deadline = time.monotonic() + 60
+        while True:
+            episodes = list_tasks(
+                address=cluster.dashboard_url,
+                filters=[("func_or_class_name", "=", "RolloutWorker.run_episode")],
+                limit=100,
+            )
+            finished = [t.node_id for t in episodes if t.state == "FINISHED"]
+            if len(finished) >= len(tasks) or time.monotonic() > events_deadline:
+                break
+            time.sleep(1.0)
+        result["episode_nodes"] = finished
         head = [n["NodeID"] for n in ray.nodes() if n["Alive"] and "sandbox" not in n["Resources"]]
         result["head_nodes"] = head
         deadline = time.monotonic() + 120

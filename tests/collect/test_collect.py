@@ -95,7 +95,14 @@ def test_vllm_policy_round(ray_cluster, engine_actor, tasks, tokenizer, smollm_d
     assert summary.num_written == 2 and summary.num_failed == 0
     for traj in store.read_all():
         assert 1 <= traj.num_steps <= 3
-        assert traj.outcome.exit_status in ("step_limit", "submitted", "format_error_limit")
+        # time_limit too: on a starved 2-core host the shared engine can take the episode's
+        # wall budget; that is still a well-formed, graded episode
+        assert traj.outcome.exit_status in (
+            "step_limit",
+            "submitted",
+            "format_error_limit",
+            "time_limit",
+        )
         assert traj.outcome.resolved is not None  # graded, whatever the tiny model did
         assert traj.provenance.sampling_params["max_tokens"] == 64
         assert traj.provenance.policy_model == smollm_dir.name
