@@ -149,7 +149,11 @@ def _progress_detail(metrics: dict) -> str:
 
 def _load_model_and_tokenizer(config: TrainConfig):
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    # transformers 5 draws a "Loading weights" bar on stderr, which tears the console's one
+    # live progress line; the stage's own log says when the model is loaded.
+    hf_logging.disable_progress_bar()
     path = config.model_path
     if not path:
         from srft_ray.model_prep import prepare_model as prepare_embedded
@@ -246,60 +250,68 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
             log=logger.info,
             config=every_update,
         )
-    for step in range(start, schedule.total_steps):
-        began = time.perf_counter()
-        lr = scheduler.get_last_lr()[0]
-        metrics = run_step(
-            wrapper, optimizer, schedule.micro_batches(step, ctx.rank), ctx, config.max_grad_norm
-        )
-        scheduler.step()
-        seconds = time.perf_counter() - began
-        metrics.update(
-            step=step + 1,
-            lr=lr,
-            step_seconds=seconds,
-            tokens_per_s=metrics["num_tokens"] / seconds,
-            trained_tokens_per_s=metrics["num_trained_tokens"] / seconds,
-            epoch=schedule.epochs_at(step + 1),
-            final=step + 1 == schedule.total_steps,
-        )
-        result.losses.append(metrics["loss"])
-        result.num_steps += 1
-        done = step + 1
-        if bar is not None and (
-            done % max(1, config.log_every) == 0 or done == schedule.total_steps
-        ):
-            if done == schedule.total_steps:  # the summary line is the last step's line
-                bar.count, bar.detail = done, _progress_detail(metrics)
-                bar.close()
-            else:
-                bar.update(done - bar.count, detail=_progress_detail(metrics))
-        metrics.update({f"data/{k}": v for k, v in stats.as_dict().items()})
-        if report is not None and not metrics["final"]:
-            report(metrics)  # the final report waits for the export (below)
-        every = config.checkpoint_every
-        if config.checkpoint_dir and (
-            (every and done % every == 0) or done == schedule.total_steps
-        ):
-            save_checkpoint(
-                config.checkpoint_dir,
-                step=done,
-                model=wrapper,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                rank=ctx.rank,
-                micro_batches_per_step=schedule.per_step,
-                keep=config.keep_checkpoints,
+    try:
+        for step in range(start, schedule.total_steps):
+            began = time.perf_counter()
+            lr = scheduler.get_last_lr()[0]
+            metrics = run_step(
+                wrapper,
+                optimizer,
+                schedule.micro_batches(step, ctx.rank),
+                ctx,
+                config.max_grad_norm,
             )
-        if (
-            config.stop_after_steps
-            and done >= config.stop_after_steps
-            and done < schedule.total_steps
-        ):
-            result.stopped_early = True
-            if bar is not None:
-                bar.close()
-            return result
+            scheduler.step()
+            seconds = time.perf_counter() - began
+            metrics.update(
+                step=step + 1,
+                lr=lr,
+                step_seconds=seconds,
+                tokens_per_s=metrics["num_tokens"] / seconds,
+                trained_tokens_per_s=metrics["num_trained_tokens"] / seconds,
+                epoch=schedule.epochs_at(step + 1),
+                final=step + 1 == schedule.total_steps,
+            )
+            result.losses.append(metrics["loss"])
+            result.num_steps += 1
+            done = step + 1
+            if bar is not None and (
+                done % max(1, config.log_every) == 0 or done == schedule.total_steps
+            ):
+                if done == schedule.total_steps:  # the summary line is the last step's line
+                    bar.count, bar.detail = done, _progress_detail(metrics)
+                    bar.close()
+                else:
+                    bar.update(done - bar.count, detail=_progress_detail(metrics))
+            metrics.update({f"data/{k}": v for k, v in stats.as_dict().items()})
+            if report is not None and not metrics["final"]:
+                report(metrics)  # the final report waits for the export (below)
+            every = config.checkpoint_every
+            if config.checkpoint_dir and (
+                (every and done % every == 0) or done == schedule.total_steps
+            ):
+                save_checkpoint(
+                    config.checkpoint_dir,
+                    step=done,
+                    model=wrapper,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    rank=ctx.rank,
+                    micro_batches_per_step=schedule.per_step,
+                    keep=config.keep_checkpoints,
+                )
+            if (
+                config.stop_after_steps
+                and done >= config.stop_after_steps
+                and done < schedule.total_steps
+            ):
+                result.stopped_early = True
+                if bar is not None:
+                    bar.close()
+                return result
+    finally:  # a step that raised leaves no stale live line on the console
+        if bar is not None:
+            bar.close()
     if config.output_dir:
         causal_lm.set_attn_implementation("sdpa")
         export_dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}.get(
