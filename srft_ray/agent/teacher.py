@@ -7,7 +7,8 @@ uses only the issue text and earlier observations to build each command:
 1. `grep -rn "def NAME" --include='*.py' .` for the function named in the issue;
 2. `nl -ba FILE | sed -n 'A,Bp'` on the file and line the grep printed;
 3. `python -c "from MODULE import NAME; print(repr(CALL))"`, the example from the issue;
-4. `sed -i 'Ns/OLD/NEW/' FILE` on a line it printed in step 2 (OLD is text of that line);
+4. `sed -i 'A,Bs/OLD/NEW/' FILE` over the lines A-B it printed in step 2 (OLD is text of the
+   wrong line found on no other line there; `Ns/OLD/NEW/` when that line's text repeats);
 5. the example again, then `echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT`.
 
 It reads the gold patch only to decide WHICH seen line is wrong and what it should become.
@@ -29,7 +30,7 @@ from srft_ray.data.model import StepLabel, Task
 from srft_ray.protocols import PolicyReply
 
 TEACHER_NAME = "imitable-teacher"
-TEACHER_VERSION = "1"
+TEACHER_VERSION = "2"  # 2: edits address the printed range, not a line number
 SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 # The example call an issue shows: a doctest line `>>> module.path.function(args)`, or the same
 # call in backticks.
@@ -143,11 +144,13 @@ def one_line_edits(patch: str) -> list[LineEdit] | None:
     return edits
 
 
-def sed_substitution(old: str, new: str) -> tuple[str, str]:
+def sed_substitution(old: str, new: str, others: tuple[str, ...] = ()) -> tuple[str, str]:
     """The shortest readable (old span, new span) that turns line `old` into `new`.
 
     The span grows from the changed characters to whole words on both sides, then further until
-    it occurs once in the line, so `sed 's/OLD/NEW/'` changes exactly the intended place.
+    it occurs once in the line and in none of the `others` (the other lines a range-addressed
+    `sed 'A,Bs/OLD/NEW/'` would also try), so the substitution changes exactly the intended
+    place; when even the whole line occurs in `others`, the span is the whole line.
     """
     start = 0
     while start < min(len(old), len(new)) and old[start] == new[start]:
@@ -164,13 +167,17 @@ def sed_substitution(old: str, new: str) -> tuple[str, str]:
             b, c = b + 1, c + 1
         return a, b, c
 
+    def ambiguous(a: int, b: int) -> bool:
+        span = old[a:b]
+        return old.count(span) > 1 or any(span in other for other in others)
+
     a, b, c = widen(start, end_old, end_new)
     if not any(ch.isalnum() for ch in old[a:b] + new[a:c]):  # a bare operator: add its operands
         a = old.rfind(" ", 0, max(old.rfind(" ", 0, a), 0)) + 1 if a > 0 else 0
         a, b, c = widen(a, b + 1 if b < len(old) else b, c + 1 if b < len(old) else c)
-    while old.count(old[a:b]) > 1 and (a > 0 or b < len(old)):
+    while ambiguous(a, b) and (a > 0 or b < len(old)):
         a = old.rfind(" ", 0, max(a - 1, 0)) + 1 if a > 0 else 0
-        if old.count(old[a:b]) > 1 and b < len(old):
+        if ambiguous(a, b) and b < len(old):
             nxt = old.find(" ", b + 1)
             grow = (len(old) if nxt < 0 else nxt) - b
             b, c = b + grow, c + grow
@@ -183,12 +190,45 @@ def _sed_escape(text: str, *, pattern: bool) -> str:
     return out.replace("'", "'\\''")
 
 
-def sed_command(edit: LineEdit) -> str:
-    old, new = sed_substitution(edit.old, edit.new)
+def sed_command(edit: LineEdit, listed: dict[int, str] | None = None) -> str:
+    """`sed -i` that rewrites line `edit.number` of `edit.path`.
+
+    With `listed` (the numbered lines of the file the teacher printed, as they read now), the
+    address is the printed range `A,B`, the same numbers as the read command's `sed -n 'A,Bp'`,
+    and OLD is text found on no other line of it: a student copies the range from its own read
+    instead of looking up one line's number (off-by-one line numbers were the commonest failed
+    edit of a trained SmolLM2). Without it, or when the line's text repeats in the range, the
+    address is the line number.
+    """
+    address = str(edit.number)
+    others: tuple[str, ...] = ()
+    if listed and edit.number in listed:
+        first, last = min(listed), max(listed)
+        others = tuple(text for number, text in listed.items() if number != edit.number)
+        span, _ = sed_substitution(edit.old, edit.new, others)
+        if len(listed) == last - first + 1 and not any(span in other for other in others):
+            address = f"{first},{last}"
+        else:
+            others = ()
+    old, new = sed_substitution(edit.old, edit.new, others)
     return (
-        f"sed -i '{edit.number}s/{_sed_escape(old, pattern=True)}/"
+        f"sed -i '{address}s/{_sed_escape(old, pattern=True)}/"
         f"{_sed_escape(new, pattern=False)}/' {edit.path}"
     )
+
+
+def _after(edits: list[LineEdit], listed: dict[int, str]) -> dict[int, str]:
+    """The printed lines as they read once `edits` are made."""
+    return {**listed, **{e.number: e.new for e in edits if e.number in listed}}
+
+
+def _sed_chain(edits: list[LineEdit], listed: dict[int, str]) -> str:
+    """One command making all `edits`, each addressed against the lines as the earlier ones
+    left them."""
+    commands = []
+    for index, edit in enumerate(edits):
+        commands.append(sed_command(edit, _after(edits[:index], listed)))
+    return " && ".join(commands)
 
 
 def _python_c(module: str, function: str, args: str) -> str:
@@ -315,10 +355,10 @@ class ImitableTeacher:
         )
         if apply_fix:
             if self.will_resolve and wrong and rng.random() < profile.wrong_edit_probability:
-                yield from self._wrong_then_revert(wrong, reproduce)
+                yield from self._wrong_then_revert(wrong, reproduce, lines)
             yield Move(
                 thought=_fix_thought(fixes[0] if fixes else edit),
-                command=" && ".join(sed_command(e) for e in (fixes or self.edits)),
+                command=_sed_chain(fixes or self.edits, lines),
                 good=True,
                 why="fixes the wrong line",
             )
@@ -340,14 +380,14 @@ class ImitableTeacher:
         if apply_fix and rebreak:  # unresolved: the fix, then a change that breaks it
             yield Move(
                 thought=f"Line {rebreak.number} may still be off. Let me adjust it.",
-                command=sed_command(rebreak),
+                command=sed_command(rebreak, _after(fixes or self.edits, lines)),
                 good=False,
                 why="changes a line that was already right",
             )
         elif wrong:  # unresolved: a wrong change instead of the fix
             yield Move(
                 thought=f"Line {wrong.number} looks suspicious. Let me change it.",
-                command=sed_command(wrong),
+                command=sed_command(wrong, lines),
                 good=False,
                 why="edits a line that was not wrong",
             )
@@ -358,10 +398,10 @@ class ImitableTeacher:
             why="submits a patch that does not resolve the issue",
         )
 
-    def _wrong_then_revert(self, wrong: LineEdit, reproduce: str | None):
+    def _wrong_then_revert(self, wrong: LineEdit, reproduce: str | None, lines: dict[int, str]):
         yield Move(
             thought=f"Line {wrong.number} looks wrong. Let me change it.",
-            command=sed_command(wrong),
+            command=sed_command(wrong, lines),
             good=False,
             why="edits a line that was not wrong",
         )

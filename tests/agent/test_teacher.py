@@ -47,6 +47,24 @@ def test_sed_command_run_by_real_sed_rewrites_that_line_only(tmp_path: Path, old
     assert path.read_text() == f"def f():\n{new}\n{old}\n"
 
 
+@pytest.mark.parametrize(("old", "new"), LINE_PAIRS)
+def test_range_addressed_sed_rewrites_only_the_intended_line(tmp_path: Path, old, new):
+    # the printed range holds other lines sharing words with the wrong one: OLD must be text
+    # of no other line there, or the address falls back to the line number
+    neighbours = [old.replace(old.strip(), "pass  # " + old.strip()), "    x = 1", old]
+    listed = {1: "def f():", 2: old, 3: neighbours[0], 4: neighbours[1], 5: neighbours[2]}
+    path = tmp_path / "mod.py"
+    path.write_text("\n".join(listed.values()) + "\n")
+    command = sed_command(LineEdit(path="mod.py", number=2, old=old, new=new), listed)
+    subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True)
+    assert path.read_text() == "\n".join({**listed, 2: new}.values()) + "\n"
+    # a line whose text occurs once in the range is addressed by the range
+    unique = {1: "def f():", 2: old, 3: "    return None"}
+    assert sed_command(LineEdit(path="m.py", number=2, old=old, new=new), unique).startswith(
+        "sed -i '1,3s/"
+    )
+
+
 def test_one_line_edits_reads_replacements_and_refuses_insertions():
     patch = (
         "diff --git a/p/m.py b/p/m.py\n--- a/p/m.py\n+++ b/p/m.py\n"
@@ -93,7 +111,7 @@ def _episodes(source, profile: TeacherProfile, round_index: int = 0):
         runner.close()
 
 
-SED = re.compile(r"sed -i '(\d+)s/((?:\\.|[^/])*)/((?:\\.|[^/])*)/' (\S+)")
+SED = re.compile(r"sed -i '(\d+)(?:,(\d+))?s/((?:\\.|[^/])*)/((?:\\.|[^/])*)/' (\S+)")
 
 
 def _identifiers(text: str) -> set[str]:
@@ -108,15 +126,27 @@ def test_teacher_commands_use_only_what_it_has_seen(generated):
     for task, traj in _episodes(generated, profile):
         seen = task.problem_statement
         listed: dict[tuple[str, int], str] = {}
+        printed: dict[str, dict[tuple[str, int], str]] = {}
         for step in traj.steps:
             command = step.command or ""
-            for number, old, new, path in SED.findall(command):
-                line = listed.get((path, int(number)))
-                assert line is not None, f"{task.instance_id}: edits line {number} of {path} unseen"
-                assert re.sub(r"\\(.)", r"\1", old) in line
+            for first, last, old, new, path in SED.findall(command):
+                numbers = range(int(first), int(last or first) + 1)
+                lines = [listed.get((path, number)) for number in numbers]
+                assert None not in lines, (
+                    f"{task.instance_id}: edits lines {numbers} of {path} unseen"
+                )
+                text = re.sub(r"\\(.)", r"\1", old)
+                # a range edit's OLD is on exactly one of its lines, so it changes that line only
+                assert sum(text in line for line in lines) == 1
                 assert _identifiers(re.sub(r"\\(.)", r"\1", new)) <= _identifiers(seen)
+                for number, line in zip(numbers, lines):  # later edits see the edited text
+                    if text in line:
+                        listed[(path, number)] = line.replace(text, re.sub(r"\\(.)", r"\1", new), 1)
             if command.startswith("python"):
                 assert example_call(task.problem_statement)[2] in command
+            reverted = re.match(r"git checkout -- (\S+)", command)
+            if reverted:  # the file reads as first printed again
+                listed.update(printed.get(reverted.group(1), {}))
             output = observation_output({"content": step.observation or ""})
             seen += "\n" + output
             shown = re.match(r"nl -ba (\S+) \| sed -n '(\d+),(\d+)p'", command)
@@ -124,7 +154,9 @@ def test_teacher_commands_use_only_what_it_has_seen(generated):
                 for row in output.splitlines():
                     found = re.match(r"^\s*(\d+)\t(.*)$", row)
                     if found:
-                        listed[(shown.group(1), int(found.group(1)))] = found.group(2)
+                        key = (shown.group(1), int(found.group(1)))
+                        listed[key] = found.group(2)
+                        printed.setdefault(shown.group(1), {})[key] = found.group(2)
 
 
 @pytest.mark.slow
