@@ -1,7 +1,7 @@
 """Soak: hundreds of scripted-teacher episodes in bwrap with critique streaming alongside, then
 a search for anything left behind and for memory growth of the long-lived actors.
 
-    python benchmarks/soak_bench.py --episodes 300                 # the full soak (~10-20 min)
+    python benchmarks/soak_bench.py --episodes 300                 # the full soak (~2 min, 2 cores)
     python benchmarks/soak_bench.py --episodes 24 --out /tmp/x.json  # CI size (tests/soak/)
 
 One collection (2 rollout workers, 2 episodes each, real bwrap sandboxes, real grading) of
@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -404,7 +405,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "soak_bench.json"))
     args = parser.parse_args()
-    result = run(args)
+    result = {"command": " ".join(["python benchmarks/soak_bench.py", *sys.argv[1:]]), **run(args)}
     print_table(result)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
