@@ -67,6 +67,7 @@ def test_train_config_max_failures_is_checked_and_left_out_of_the_stage_hash():
 @pytest.mark.slow
 def test_a_node_lost_mid_round_retries_its_episodes_and_batches(tmp_path):
     result = run_scenario("round", tmp_path, timeout_s=600)
+    print(json.dumps({k: result[k] for k in ("removal", "collect", "critique")}))  # the cost
     expected = result["expected_ids"]
     removal, collect, critique = result["removal"], result["collect"], result["critique"]
     assert removal["collected_before"] < len(expected)  # removed while the stage ran
@@ -96,6 +97,7 @@ def test_a_node_lost_mid_round_retries_its_episodes_and_batches(tmp_path):
 @pytest.mark.slow
 def test_a_node_lost_mid_training_restarts_from_the_last_checkpoint(tmp_path):
     result = run_scenario("train", tmp_path, timeout_s=600)
+    print(json.dumps({k: v for k, v in result.items() if k != "error"}))  # the cost
     assert not result["error"], result["error"]
     assert result["removal"].get("node"), result  # a train worker's node was removed
     assert result["final_step"] == 30 and result["exported"]
