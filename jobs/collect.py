@@ -19,24 +19,18 @@ same output_dir resumes: episodes already stored are skipped.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from srft_ray.collect import CollectJobConfig, collect
-from srft_ray.config import ConfigError, config_hash, load_config
+from srft_ray.config import config_hash
+from srft_ray.jobs.common import job_parser, load_job_config
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="srft collect", description=__doc__.split("\n")[0])
-    parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
-    parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    parser = job_parser("srft collect", __doc__)
     args = parser.parse_args(argv)
-    try:
-        config = load_config(CollectJobConfig, args.config, args.overrides)
-    except ConfigError as exc:
-        print(f"srft collect: {exc}", file=sys.stderr)
-        return 2
+    config = load_job_config(parser, CollectJobConfig, args.config, args.overrides)
 
     from srft_ray.actors.engine import start_engine_actor
     from srft_ray.actors.rollout_worker import start_rollout_worker

@@ -25,15 +25,14 @@ labelled are skipped). Config keys: CritiqueJobConfig below.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from srft_ray.config import ConfigError, load_config
 from srft_ray.critic.config import CriticConfig
 from srft_ray.critic.pool import PoolConfig
+from srft_ray.jobs.common import job_parser, load_job_config
 from srft_ray.ray_cluster import RayConfig
 
 
@@ -61,21 +60,15 @@ class CritiqueJobConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="srft critique", description=__doc__.split("\n")[0])
-    parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
+    parser = job_parser("srft critique", __doc__)
     parser.add_argument("--store", help="label this store as it is (input_dir=..., follow=false)")
     parser.add_argument("--out", help="labelled store (output_dir; default: STORE-labelled)")
-    parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
     args = parser.parse_args(argv)
     overrides = list(args.overrides)
     if args.store:  # an imported store is finished: read what is there, wait for no producer
         out = args.out or args.store.rstrip("/") + "-labelled"
         overrides = [f"input_dir={args.store}", f"output_dir={out}", "follow=false", *overrides]
-    try:
-        config = load_config(CritiqueJobConfig, args.config, overrides)
-    except ConfigError as exc:
-        print(f"srft critique: {exc}", file=sys.stderr)
-        return 2
+    config = load_job_config(parser, CritiqueJobConfig, args.config, overrides)
     if not config.input_dir or not config.output_dir:
         print("srft critique: set input_dir=... and output_dir=...", file=sys.stderr)
         return 2

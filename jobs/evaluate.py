@@ -17,13 +17,12 @@ Re-running with the same output_dir resumes: episodes already stored are skipped
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from srft_ray.config import ConfigError, load_config
+from srft_ray.jobs.common import job_parser, load_job_config
 from srft_ray.ray_cluster import RayConfig
 from srft_ray.rounds.config import EvaluateConfig, TaskSplitConfig
 
@@ -45,15 +44,9 @@ class EvaluateJobConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="srft evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
-    parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    parser = job_parser("srft evaluate", __doc__)
     args = parser.parse_args(argv)
-    try:
-        config = load_config(EvaluateJobConfig, args.config, args.overrides)
-    except ConfigError as exc:
-        print(f"srft evaluate: {exc}", file=sys.stderr)
-        return 2
+    config = load_job_config(parser, EvaluateJobConfig, args.config, args.overrides)
 
     from srft_ray.data.store import TrajectoryStore
     from srft_ray.model_prep import prepare_model

@@ -19,19 +19,17 @@ applied (pass -c srft_ray/configs/embedded.yaml first to build on them).
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from srft_ray.config import ConfigError, load_config
+from srft_ray.config import load_config
+from srft_ray.jobs.common import job_parser
 from srft_ray.rounds.config import EMBEDDED_CONFIG, LoopConfig
 
 
 def parse_config(argv: list[str] | None) -> LoopConfig:
-    parser = argparse.ArgumentParser(prog="srft run", description=__doc__.split("\n")[0])
-    parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
+    parser = job_parser("srft run", __doc__)
     parser.add_argument("--run-dir", default="", help="output folder (default ./runs/<name>)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="show worker logs")
-    parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
     args = parser.parse_args(argv)
     files = args.config or [EMBEDDED_CONFIG]
     overrides = list(args.overrides) + ([f"run_dir={args.run_dir}"] if args.run_dir else [])
@@ -44,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a not in ("-v", "-vv", "--verbose")]
     try:
         config = parse_config(argv)
-    except (ConfigError, ValueError) as exc:
+    except ValueError as exc:  # a ConfigError, or a config's own check
         print(f"srft run: {exc}", file=sys.stderr)
         return 2
     import logging

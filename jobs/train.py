@@ -15,23 +15,16 @@ Config keys: srft_ray.train.trainer.TrainJobConfig (train.* is srft_ray.train.co
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from srft_ray.config import ConfigError, load_config
+from srft_ray.jobs.common import job_parser, load_job_config
 from srft_ray.train.trainer import TrainJobConfig
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="srft train", description=__doc__.split("\n")[0])
-    parser.add_argument("-c", "--config", action="append", default=[], help="YAML config file")
-    parser.add_argument("overrides", nargs="*", help="key.path=value overrides")
+    parser = job_parser("srft train", __doc__)
     args = parser.parse_args(argv)
-    try:
-        config = load_config(TrainJobConfig, args.config, args.overrides)
-    except (ConfigError, ValueError) as exc:
-        print(f"srft train: {exc}", file=sys.stderr)
-        return 2
+    config = load_job_config(parser, TrainJobConfig, args.config, args.overrides)
     from srft_ray.logs import setup_logging
     from srft_ray.train.data import TrainDataError
     from srft_ray.train.stage import run_training_stage

@@ -126,3 +126,21 @@ def test_each_policy_kind_has_its_own_section():
     assert config.teacher.openai.base_url == "http://x/v1" and config.teacher.scripted.mode
     with pytest.raises(ConfigError, match=r"'teacher.base_url' is now 'teacher.openai.base_url'"):
         load_config(LoopConfig, [], ["teacher.base_url=http://x/v1"])
+
+
+@pytest.mark.parametrize("job", ["collect", "critique", "train", "evaluate", "loop"])
+def test_every_job_reports_a_bad_key_like_a_bad_flag(job, tmp_path, capsys):
+    import importlib
+
+    main = importlib.import_module(f"srft_ray.jobs.{job}").main
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("no_such_section: {x: 1}\n")
+    for argv in (["no_such_key=1"], ["-c", str(bad)]):
+        try:
+            status = main(argv)
+        except SystemExit as exit_:
+            status = exit_.code
+        assert status == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"srft {'run' if job == 'loop' else job}: ")
+        assert argv[-1].split("=")[0] in err or "no_such_section" in err, err
