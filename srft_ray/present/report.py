@@ -56,6 +56,7 @@ class RoundData:
     label_counts: dict[str, int] = field(default_factory=dict)
     collect_resolved: tuple[int, int] | None = None
     eval_resolved: tuple[int, int] | None = None
+    eval_ci95: tuple[float, float] | None = None
     trained_token_share: float | None = None
     losses: list[tuple[float, float]] = field(default_factory=list)
     trajectories: list[Trajectory] = field(default_factory=list)
@@ -96,6 +97,7 @@ def load_round(manifest: RoundManifest, max_trajectories: int) -> RoundData:
     if "num_tasks" in evaluate and "num_resolved" in evaluate:
         episodes = evaluate.get("num_episodes", evaluate["num_tasks"])  # older runs: per task
         data.eval_resolved = (int(evaluate["num_resolved"]), int(episodes))
+        data.eval_ci95 = _interval(evaluate)
     else:
         data.eval_resolved = _resolved(paths.eval)
     records = read_train_metrics(paths.train_metrics)
@@ -194,24 +196,35 @@ def _rate(pair: tuple[int, int] | None) -> str:
     return f"{pair[0]}/{pair[1]} ({pair[0] / pair[1]:.0%})" if pair and pair[1] else "n/a"
 
 
-def base_resolved(run_dir: Path) -> tuple[int, int] | None:
-    """(resolved, episodes) of the untrained base model (RUN_DIR/base/result.json), if any."""
+def _interval(metrics: dict[str, Any]) -> tuple[float, float] | None:
+    ci = metrics.get("ci95")
+    return (float(ci[0]), float(ci[1])) if ci and len(ci) == 2 else None
+
+
+def base_metrics(run_dir: Path) -> dict[str, Any] | None:
+    """The evaluation metrics of the untrained base model (RUN_DIR/base/result.json), if any."""
     result = Path(run_dir) / "base" / "result.json"
     if not result.exists():
         return None
-    metrics = json.loads(result.read_text()).get("metrics", {})
-    return int(metrics.get("num_resolved", 0)), int(metrics.get("num_episodes", 0))
+    return json.loads(result.read_text()).get("metrics", {})
 
 
-def _charts(rounds: list[RoundData], base: tuple[int, int] | None = None) -> list[str]:
+def _charts(rounds: list[RoundData], base: dict[str, Any] | None = None) -> list[str]:
     names = [f"round {d.manifest.round_index}" for d in rounds]
     xs = [d.manifest.round_index for d in rounds]
 
     def rate_points(attr: str) -> list[tuple[float, float]]:
         pairs = [(x, getattr(d, attr)) for x, d in zip(xs, rounds, strict=True)]
         if attr == "eval_resolved" and base:  # the base model sits at round -1
-            pairs.insert(0, (-1, base))
+            pairs.insert(
+                0, (-1, (int(base.get("num_resolved", 0)), int(base.get("num_episodes", 0))))
+            )
         return [(x, 100 * p[0] / p[1]) for x, p in pairs if p and p[1]]
+
+    held_out_ci = [(x, d.eval_ci95) for x, d in zip(xs, rounds, strict=True)]
+    if base:
+        held_out_ci.insert(0, (-1, _interval(base)))
+    whiskers = [(x, 100 * ci[0], 100 * ci[1]) for x, ci in held_out_ci if ci]
 
     label_counts = [d.label_counts or {} for d in rounds]
     return [
@@ -220,13 +233,15 @@ def _charts(rounds: list[RoundData], base: tuple[int, int] | None = None) -> lis
                 "held-out (evaluate)": rate_points("eval_resolved"),
                 "collected (training tasks)": rate_points("collect_resolved"),
             },
-            title="Resolve rate per round",
+            title="Resolve rate per round (held-out: 95% CI)",
             x_label="round",
             y_label="resolved (%)",
             y_format="{:g}%",
             y_range=(0, None),
             min_top=10,
             integer_x=True,
+            x_names={-1: "base"},
+            intervals={"held-out (evaluate)": whiskers},
         ),
         bar_chart(
             names,
@@ -274,13 +289,15 @@ def _charts(rounds: list[RoundData], base: tuple[int, int] | None = None) -> lis
 
 
 def _wall_chart(names: list[str], rounds: list[RoundData]) -> str:
+    # Stacked stage walls add up to more than the round took where stages overlap (critique
+    # streams beside collect); the title says so rather than hiding either figure.
     walls = {stage: [d.manifest.stages[stage].wall_s for d in rounds] for stage in STAGES}
     longest = max((sum(w[i] for w in walls.values()) for i in range(len(rounds))), default=0)
     unit, scale = ("minutes", 60.0) if longest >= 120 else ("seconds", 1.0)
     return bar_chart(
         names,
         {stage: [w / scale for w in values] for stage, values in walls.items()},
-        title="Stage wall time per round",
+        title="Stage wall time per round (overlapping stages stack)",
         x_label="round",
         y_label=unit,
         y_format="{:.3g}",
@@ -345,7 +362,7 @@ def render_page(run: RunManifest, rounds: list[RoundData], out: Path, note: str)
     if note:
         parts.append(f"<p class=note>{escape(note)}</p>")
     parts += ["<h2>Rounds</h2>", _summary_table(rounds), "<div class=charts>"]
-    parts += _charts(rounds, base_resolved(run.run_dir))
+    parts += _charts(rounds, base_metrics(run.run_dir))
     parts.append("</div>")
     ablation = run.run_dir / "ablate" / "results.json"
     if ablation.exists():

@@ -101,8 +101,12 @@ def line_chart(
     y_range: tuple[float | None, float | None] = (None, None),
     min_top: float | None = None,
     integer_x: bool = False,
+    x_names: dict[float, str] | None = None,
+    intervals: dict[str, list[tuple[float, float, float]]] | None = None,
 ) -> str:
     """One polyline per series; points get markers (with a value tooltip) when there are few.
+    `x_names` writes a name instead of the number at those x ticks (e.g. -1 -> "base").
+    `intervals` draws a whisker (x, low, high) per point of the series it names, e.g. a 95% CI.
 
     `min_top` keeps the y axis from zooming into noise (all-zero resolve rates read as 0-10%,
     not 0-1%).
@@ -110,7 +114,11 @@ def line_chart(
     points = [p for values in series.values() for p in values if math.isfinite(p[1])]
     if not points:
         return _empty(title, "no data yet")
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    whiskers = {name: (intervals or {}).get(name, []) for name in series}
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points] + [
+        v for w in whiskers.values() for _, lo, hi in w for v in (lo, hi)
+    ]
     top = y_range[1] if y_range[1] is not None else max(ys)
     if min_top is not None:
         top = max(top, min_top)
@@ -135,13 +143,21 @@ def line_chart(
         if x_low <= tick <= x_high:
             body.append(
                 f'<text x="{x_of(tick):.1f}" y="{HEIGHT - BOTTOM + 15}" '
-                f'text-anchor="middle">{tick:g}</text>'
+                f'text-anchor="middle">{escape((x_names or {}).get(tick, f"{tick:g}"))}</text>'
             )
     colors = [PALETTE[i % len(PALETTE)] for i in range(len(series))]
     for (name, values), color in zip(series.items(), colors, strict=True):
         values = [p for p in values if math.isfinite(p[1])]
         coords = " ".join(f"{x_of(x):.1f},{y_of(y):.1f}" for x, y in values)
         body.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
+        for x, low, high in whiskers[name]:
+            cx, top_y, low_y = x_of(x), y_of(high), y_of(low)
+            body.append(
+                f'<path d="M{cx - 4:.1f},{top_y:.1f}h8M{cx:.1f},{top_y:.1f}V{low_y:.1f}'
+                f'M{cx - 4:.1f},{low_y:.1f}h8" stroke="{color}" stroke-width="1.2" fill="none">'
+                f"<title>{escape(name)}: {x:g} 95% CI {escape(y_format.format(low))}-"
+                f"{escape(y_format.format(high))}</title></path>"
+            )
         if len(values) <= 40:
             for x, y in values:
                 body.append(

@@ -60,12 +60,12 @@ def test_report_page_shows_what_the_stores_hold(synthetic_run, capsys):
     svgs = _svgs(html)  # each chart is well-formed XML
     titles = [s.find(f"{SVG_NS}text").text for s in svgs]
     assert titles == [
-        "Resolve rate per round",
+        "Resolve rate per round (held-out: 95% CI)",
         "Steps labelled bad per round (loss-masked by SRFT)",
         "Trained-token share per round",
         "Training loss per optimizer step",
         "Step labels per round",
-        "Stage wall time per round",
+        "Stage wall time per round (overlapping stages stack)",
     ]
     loss_lines = svgs[3].findall(f"{SVG_NS}polyline")
     assert [len(p.get("points").split()) for p in loss_lines] == [20, 20]
@@ -140,6 +140,21 @@ def test_svg_charts_scale_values():
         )
     )
     assert "1.5" not in [t.text for t in steps.findall(f"{SVG_NS}text")]
+    named = ET.fromstring(
+        line_chart(
+            {"rate": [(-1, 0.0), (0, 5.0), (1, 0.0)]},
+            title="t",
+            x_label="",
+            y_label="",
+            integer_x=True,
+            x_names={-1: "base"},
+            intervals={"rate": [(0, 0.0, 15.0)]},
+        )
+    )
+    ticks = [t.text for t in named.findall(f"{SVG_NS}text")]
+    assert "base" in ticks and "-1" not in ticks and "0" in ticks
+    (whisker,) = named.findall(f"{SVG_NS}path")
+    assert whisker.find(f"{SVG_NS}title").text == "rate: 0 95% CI 0-15"
     empty = ET.fromstring(line_chart({"x": []}, title="loss", x_label="", y_label=""))
     assert "no data yet" in [t.text for t in empty.findall(f"{SVG_NS}text")]
 
