@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = job_parser("srft collect", __doc__)
     args = parser.parse_args(argv)
     config = load_job_config(parser, CollectJobConfig, args.config, args.overrides)
+    if config is None:
+        return 2
 
     from srft_ray.actors.engine import start_engine_actor
     from srft_ray.actors.rollout_worker import start_rollout_worker

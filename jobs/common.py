@@ -1,10 +1,11 @@
 """What every job's entry point shares: `-c FILE` (repeatable, merged left to right) and
-`key.path=value` overrides parsed into the job's typed config. A bad file, key or value ends the
-job the way a bad flag does: `PROG: message` on stderr and exit status 2."""
+`key.path=value` overrides parsed into the job's typed config. A bad file, key or value is one
+line, `PROG: message`, on stderr, and the job's main returns exit status 2."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,9 +27,10 @@ def load_job_config(
     cls: type[T],
     files: list[str | Path],
     overrides: list[str],
-) -> T:
-    """load_config, or exit 2 naming what is wrong (a ConfigError, or a config's own check)."""
+) -> T | None:
+    """load_config; None after saying what is wrong (a ConfigError, or a config's own check)."""
     try:
         return load_config(cls, files, overrides)
     except ValueError as exc:  # ConfigError is a ValueError
-        parser.exit(2, f"{parser.prog}: {exc}\n")
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return None

@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or args.store.rstrip("/") + "-labelled"
         overrides = [f"input_dir={args.store}", f"output_dir={out}", "follow=false", *overrides]
     config = load_job_config(parser, CritiqueJobConfig, args.config, overrides)
+    if config is None:
+        return 2
     if not config.input_dir or not config.output_dir:
         print("srft critique: set input_dir=... and output_dir=...", file=sys.stderr)
         return 2

@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = job_parser("srft evaluate", __doc__)
     args = parser.parse_args(argv)
     config = load_job_config(parser, EvaluateJobConfig, args.config, args.overrides)
+    if config is None:
+        return 2
 
     from srft_ray.data.store import TrajectoryStore
     from srft_ray.model_prep import prepare_model

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = job_parser("srft train", __doc__)
     args = parser.parse_args(argv)
     config = load_job_config(parser, TrainJobConfig, args.config, args.overrides)
+    if config is None:
+        return 2
     from srft_ray.logs import setup_logging
     from srft_ray.train.data import TrainDataError
     from srft_ray.train.stage import run_training_stage

@@ -136,11 +136,7 @@ def test_every_job_reports_a_bad_key_like_a_bad_flag(job, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("no_such_section: {x: 1}\n")
     for argv in (["no_such_key=1"], ["-c", str(bad)]):
-        try:
-            status = main(argv)
-        except SystemExit as exit_:
-            status = exit_.code
-        assert status == 2, argv
+        assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith(f"srft {'run' if job == 'loop' else job}: ")
         assert argv[-1].split("=")[0] in err or "no_such_section" in err, err
