@@ -27,14 +27,12 @@ class RolloutWorker:
         config_hash: str = "",
         engine: Any = None,
     ):
-        from srft_ray.agent.episode import remove_orphaned_workspaces
-        from srft_ray.sandbox import remove_orphaned_sandboxes
         from srft_ray.tasks.source import load_task_source
 
         # A worker SIGKILLed mid-episode cannot clean up its sandboxes and checkouts; its
         # successor does.
-        remove_orphaned_sandboxes(config.sandbox)
-        remove_orphaned_workspaces()
+        self.sandbox_config = config.sandbox
+        self.remove_orphans()
         self.runner = EpisodeRunner(
             config,
             task_source=load_task_source(task_source, repos_dir=repos_dir),
@@ -49,8 +47,19 @@ class RolloutWorker:
     def pid(self) -> int:
         return os.getpid()
 
+    def remove_orphans(self) -> None:
+        from srft_ray.agent.episode import remove_orphaned_workspaces
+        from srft_ray.sandbox import remove_orphaned_sandboxes
+
+        remove_orphaned_sandboxes(self.sandbox_config)
+        remove_orphaned_workspaces()
+
     def close(self) -> None:
         self.runner.close()
+        # A lost worker's process can outlive the start of its successor (Ray declares a
+        # node dead before its workers have exited), and that sweep keeps what a live owner
+        # holds; by the end of the stage the owner is gone, so the survivors sweep again.
+        self.remove_orphans()
 
 
 def start_rollout_worker(
