@@ -16,20 +16,23 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from srft_ray.data.model import DataError, Trajectory
-from srft_ray.data.store import TrajectoryStore
+from srft_ray.data.model import DataError
 from srft_ray.present.progress import format_duration, format_round_summary
+from srft_ray.present.report_data import (
+    RoundData,
+    base_metrics,
+    ci95_of,
+    load_round,
+    step_label,
+)
 from srft_ray.present.svg_plots import LABEL_COLORS, bar_chart, line_chart
-from srft_ray.runstate.layout import STAGES, read_train_metrics, report_dir
-from srft_ray.runstate.manifest import RoundManifest
+from srft_ray.runstate.layout import STAGES, report_dir
 from srft_ray.runstate.run_manifest import RunManifest
-
-LABEL_SOURCES = ("human", "critic", "rule", "outcome", "scripted")
 
 
 @dataclass(kw_only=True)
@@ -46,68 +49,6 @@ class ReportConfig:
     """Masking mode the viewer pages highlight (rft, srft, all)."""
     viewer_pages: bool = True
     """Generate missing viewer pages when the viewer module is installed."""
-
-
-@dataclass
-class RoundData:
-    """What the page shows about one round."""
-
-    manifest: RoundManifest
-    label_counts: dict[str, int] = field(default_factory=dict)
-    collect_resolved: tuple[int, int] | None = None
-    eval_resolved: tuple[int, int] | None = None
-    eval_ci95: tuple[float, float] | None = None
-    trained_token_share: float | None = None
-    losses: list[tuple[float, float]] = field(default_factory=list)
-    trajectories: list[Trajectory] = field(default_factory=list)
-    num_trajectories: int = 0
-
-
-def step_label(step: Any) -> str:
-    found = step.label_from(*LABEL_SOURCES)
-    return found.label if found else "unknown"
-
-
-def _resolved(store_path: Path) -> tuple[int, int] | None:
-    if not store_path.is_dir() or not any(store_path.glob("part-*.parquet")):
-        return None
-    trajs = TrajectoryStore(store_path).read_all()
-    return sum(bool(t.outcome.resolved) for t in trajs), len(trajs)
-
-
-def load_round(manifest: RoundManifest, max_trajectories: int) -> RoundData:
-    paths, stages = manifest.paths, manifest.stages
-    data = RoundData(manifest=manifest)
-    store = paths.labelled if any(paths.labelled.glob("part-*.parquet")) else paths.collected
-    counts = {"good": 0, "bad": 0, "unknown": 0}
-    if store.is_dir():
-        for traj in TrajectoryStore(store):
-            data.num_trajectories += 1
-            if len(data.trajectories) < max_trajectories:
-                data.trajectories.append(traj)
-            if store == paths.labelled:
-                for step in traj.steps:
-                    counts[step_label(step)] += 1
-    if sum(counts.values()):
-        data.label_counts = counts
-    elif "num_steps" in stages["critique"].metrics:
-        data.label_counts = {k: int(stages["critique"].metrics.get(f"num_{k}", 0)) for k in counts}
-    data.collect_resolved = _resolved(paths.collected)
-    evaluate = stages["evaluate"].metrics
-    if "num_tasks" in evaluate and "num_resolved" in evaluate:
-        episodes = evaluate.get("num_episodes", evaluate["num_tasks"])  # older runs: per task
-        data.eval_resolved = (int(evaluate["num_resolved"]), int(episodes))
-        data.eval_ci95 = _interval(evaluate)
-    else:
-        data.eval_resolved = _resolved(paths.eval)
-    records = read_train_metrics(paths.train_metrics)
-    data.losses = [(r["step"], float(r["loss"])) for r in records if "loss" in r]
-    share = stages["train"].metrics.get("trained_token_share")
-    if share is None and records and all("tokens" in r for r in records):
-        total = sum(r["tokens"] for r in records)
-        share = sum(r["trained_tokens"] for r in records) / total if total else None
-    data.trained_token_share = share
-    return data
 
 
 # ----------------------------------------------------------------------------- viewer pages
@@ -196,19 +137,6 @@ def _rate(pair: tuple[int, int] | None) -> str:
     return f"{pair[0]}/{pair[1]} ({pair[0] / pair[1]:.0%})" if pair and pair[1] else "n/a"
 
 
-def _interval(metrics: dict[str, Any]) -> tuple[float, float] | None:
-    ci = metrics.get("ci95")
-    return (float(ci[0]), float(ci[1])) if ci and len(ci) == 2 else None
-
-
-def base_metrics(run_dir: Path) -> dict[str, Any] | None:
-    """The evaluation metrics of the untrained base model (RUN_DIR/base/result.json), if any."""
-    result = Path(run_dir) / "base" / "result.json"
-    if not result.exists():
-        return None
-    return json.loads(result.read_text()).get("metrics", {})
-
-
 def _charts(rounds: list[RoundData], base: dict[str, Any] | None = None) -> list[str]:
     names = [f"round {d.manifest.round_index}" for d in rounds]
     xs = [d.manifest.round_index for d in rounds]
@@ -223,7 +151,7 @@ def _charts(rounds: list[RoundData], base: dict[str, Any] | None = None) -> list
 
     held_out_ci = [(x, d.eval_ci95) for x, d in zip(xs, rounds, strict=True)]
     if base:
-        held_out_ci.insert(0, (-1, _interval(base)))
+        held_out_ci.insert(0, (-1, ci95_of(base)))
     whiskers = [(x, 100 * ci[0], 100 * ci[1]) for x, ci in held_out_ci if ci]
 
     label_counts = [d.label_counts or {} for d in rounds]
