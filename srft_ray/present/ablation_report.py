@@ -84,6 +84,7 @@ def ablation_section(results: dict[str, Any]) -> list[str]:
     curve = [c for c in results.get("curve", []) if c.get("label_f1") is not None]
     if curve:
         series = {"srft": [(c["label_f1"], 100 * c["resolve_rate"]) for c in curve]}
+        whiskers = {"srft": [_whisker(c["label_f1"], c) for c in curve]}
         xs = [c["label_f1"] for c in curve]
         for ref in ("all", "rft"):
             if ref in methods:
@@ -91,7 +92,8 @@ def ablation_section(results: dict[str, Any]) -> list[str]:
         charts.append(
             line_chart(
                 series,
-                title="Resolve rate vs label F1",
+                title="Resolve rate vs label F1 (95% CI)",
+                intervals=whiskers,
                 x_label="label F1",
                 y_label="resolved (%)",
                 y_format="{:g}%",
@@ -102,14 +104,17 @@ def ablation_section(results: dict[str, Any]) -> list[str]:
     data_curve = results.get("data_curve", [])
     if data_curve:
         series: dict[str, list[tuple[float, float]]] = {}
+        whiskers = {}
         for c in data_curve:
             series.setdefault(c["method"], []).append(
                 (c["num_trajectories"], 100 * c["resolve_rate"])
             )
+            whiskers.setdefault(c["method"], []).append(_whisker(c["num_trajectories"], c))
         charts.append(
             line_chart(
                 series,
-                title="Resolve rate vs collected trajectories",
+                title="Resolve rate vs collected trajectories (95% CI)",
+                intervals=whiskers,
                 x_label="teacher trajectories",
                 y_label="resolved (%)",
                 y_format="{:g}%",
@@ -120,6 +125,10 @@ def ablation_section(results: dict[str, Any]) -> list[str]:
     if charts:
         parts += ["<div class=charts>", *charts, "</div>"]
     return parts
+
+
+def _whisker(x: float, point: dict[str, Any]) -> tuple[float, float, float]:
+    return (x, 100 * point["ci95"][0], 100 * point["ci95"][1])
 
 
 def _num(value: Any, fmt: str = "{:.0f}") -> str:

@@ -49,28 +49,41 @@ def summarize(rows: list[dict[str, Any]], cfg: Any, eval_tasks: list[Task]) -> d
                 pairs[key] = _rounded(
                     stats.paired_comparison(by_name[a]["outcomes"], by_name[b]["outcomes"])
                 )
+    # Both curves read the curve seeds only, main arms included, so every point of a curve
+    # averages the same seeds (the main table may have more).
+    curve_seeds = {str(s) for s in cfg.curve_seeds}
+
+    def at_curve_seeds(name: str) -> dict[str, Any]:
+        outcomes = {
+            s: o for s, o in by_name[name]["outcomes"].items() if s in curve_seeds
+        } or by_name[name]["outcomes"]
+        rate, ci = stats.resolve_rate_ci(outcomes)
+        return {"resolve_rate": round(rate, 4), "ci95": [round(ci[0], 4), round(ci[1], 4)]}
+
     curve = [
-        {
-            "label_f1": methods[n]["label_f1"],
-            "resolve_rate": methods[n]["resolve_rate"],
-            "ci95": methods[n]["ci95"],
-            "method": n,
-        }
+        {"label_f1": methods[n]["label_f1"], **at_curve_seeds(n), "method": n}
         for n in methods
         if "f1=" in n or n == default_srft
     ]
     data_curve = []
-    for n, m in methods.items():
+    for n in methods:
         if "@n=" in n:
             method, size = n.split("@n=")
             data_curve.append(
+                {"num_trajectories": int(size), "method": method, **at_curve_seeds(n)}
+            )
+    # The curve ends at the main arm: the same method on every collected trajectory.
+    for method in sorted({c["method"] for c in data_curve}):
+        if method in methods and methods[method]["num_trajectories"]:
+            data_curve.append(
                 {
-                    "num_trajectories": int(size),
-                    "method": method.replace(default_srft, "srft"),
-                    "resolve_rate": m["resolve_rate"],
-                    "ci95": m["ci95"],
+                    "num_trajectories": int(methods[method]["num_trajectories"]),
+                    "method": method,
+                    **at_curve_seeds(method),
                 }
             )
+    for c in data_curve:
+        c["method"] = c["method"].replace(default_srft, "srft")
     return {
         "methods": methods,
         "pairs": pairs,

@@ -6,6 +6,7 @@ import random
 
 from srft_ray.data.model import Task
 from srft_ray.present.ablation_report import ablation_section
+from srft_ray.rounds import stats
 from srft_ray.rounds.ablate import AblateConfig, format_table, plan_arms, summarize
 
 TASKS = [
@@ -67,7 +68,14 @@ def test_summary_has_the_shape_of_the_issue():
         assert set(results["pairs"][pair]) >= {"diff", "ci95", "p"}
     assert [c["label_f1"] for c in results["curve"]] == [0.5, 0.74, 1.0]
     sizes = {(c["method"], c["num_trajectories"]) for c in results["data_curve"]}
-    assert sizes == {("all", 10), ("rft", 10), ("srft", 10)}
+    # each method's curve ends at its main arm, on all 30 trajectories
+    assert sizes == {(m, n) for m in ("all", "rft", "srft") for n in (10, 30)}
+    # curve points average the curve seeds only, main arms included: comparable points
+    seed0 = [r for r in _rows(cfg) if r["arm"] == "rft" and r["seed"] == 0][0]["outcomes"]
+    end = next(
+        c for c in results["data_curve"] if c["method"] == "rft" and c["num_trajectories"] == 30
+    )
+    assert end["resolve_rate"] == round(stats.resolve_rate_ci({"0": seed0})[0], 4)
     assert methods["rft"]["ended"] == {"submitted": 60, "time_limit": 1 + 2 + 3}
     table = format_table(results)
     assert "srft-vs-rft" in table and "95% CI" in table
