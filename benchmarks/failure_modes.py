@@ -23,7 +23,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from srft_ray.agent.teacher import one_line_edits
+from srft_ray.agent.sed_edits import one_line_edits
 from srft_ray.data.model import Task, Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.tasks.source import load_task_source

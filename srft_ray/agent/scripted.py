@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from srft_ray.agent.sed_edits import one_line_edits
 from srft_ray.agent.teacher import (
     ImitableTeacher,
     Move,
     TeacherProfile,
-    one_line_edits,
     teacher_reply,
 )
 from srft_ray.data.model import Task

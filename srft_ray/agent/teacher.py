@@ -26,6 +26,14 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
+from srft_ray.agent.sed_edits import (
+    LineEdit,
+    edits_applied,
+    numbered_lines,
+    one_line_edits,
+    sed_chain,
+    sed_command,
+)
 from srft_ray.data.model import StepLabel, Task
 from srft_ray.protocols import PolicyReply
 
@@ -77,16 +85,6 @@ class Move:
     raw: str | None = None
 
 
-@dataclass(kw_only=True)
-class LineEdit:
-    """One line of the gold patch: line `number` of `path` reads `old` and should read `new`."""
-
-    path: str
-    number: int
-    old: str
-    new: str
-
-
 def teacher_reply(move: Move, teacher: str, started: float) -> PolicyReply:
     """A move as the agent sees it (THOUGHT + one bash block) with its ground-truth label."""
     text = move.raw or f"THOUGHT: {move.thought}\n\n```bash\n{move.command}\n```"
@@ -98,137 +96,6 @@ def teacher_reply(move: Move, teacher: str, started: float) -> PolicyReply:
         rationale=move.why,
     )
     return PolicyReply(text=text, labels=[label], seconds=time.monotonic() - started)
-
-
-def one_line_edits(patch: str) -> list[LineEdit] | None:
-    """The gold patch as line replacements, or None when it adds or removes lines."""
-    edits: list[LineEdit] = []
-    path, old_no = "", 0
-    removed: list[tuple[int, str]] = []
-    added: list[str] = []
-
-    def flush() -> bool:
-        if len(removed) != len(added):
-            return False
-        edits.extend(
-            LineEdit(path=path, number=n, old=o, new=a)
-            for (n, o), a in zip(removed, added, strict=True)
-        )
-        removed.clear()
-        added.clear()
-        return True
-
-    for line in patch.splitlines():
-        if line.startswith("+++ "):
-            path = line[4:].removeprefix("b/")
-        elif line.startswith("--- ") or line.startswith("diff --git") or line.startswith("index "):
-            continue
-        elif line.startswith("@@"):
-            if not flush():
-                return None
-            match = re.match(r"@@ -(\d+)", line)
-            old_no = int(match.group(1)) if match else 0
-        elif line.startswith("-"):
-            if added:  # a removal after an addition: not a simple replacement
-                return None
-            removed.append((old_no, line[1:]))
-            old_no += 1
-        elif line.startswith("+"):
-            added.append(line[1:])
-        else:
-            if not flush():
-                return None
-            old_no += 1
-    if not flush() or not edits:
-        return None
-    return edits
-
-
-def sed_substitution(old: str, new: str, others: tuple[str, ...] = ()) -> tuple[str, str]:
-    """The shortest readable (old span, new span) that turns line `old` into `new`.
-
-    The span grows from the changed characters to whole words on both sides, then further until
-    it occurs once in the line and in none of the `others` (the other lines a range-addressed
-    `sed 'A,Bs/OLD/NEW/'` would also try), so the substitution changes exactly the intended
-    place; when even the whole line occurs in `others`, the span is the whole line.
-    """
-    start = 0
-    while start < min(len(old), len(new)) and old[start] == new[start]:
-        start += 1
-    end_old, end_new = len(old), len(new)
-    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
-        end_old, end_new = end_old - 1, end_new - 1
-
-    def widen(a: int, b: int, c: int) -> tuple[int, int, int]:
-        # move to word boundaries: a non-space run on each side of the change
-        while a > 0 and not old[a - 1].isspace():
-            a -= 1
-        while b < len(old) and not old[b].isspace():
-            b, c = b + 1, c + 1
-        return a, b, c
-
-    def ambiguous(a: int, b: int) -> bool:
-        span = old[a:b]
-        return old.count(span) > 1 or any(span in other for other in others)
-
-    a, b, c = widen(start, end_old, end_new)
-    if not any(ch.isalnum() for ch in old[a:b] + new[a:c]):  # a bare operator: add its operands
-        a = old.rfind(" ", 0, max(old.rfind(" ", 0, a), 0)) + 1 if a > 0 else 0
-        a, b, c = widen(a, b + 1 if b < len(old) else b, c + 1 if b < len(old) else c)
-    while ambiguous(a, b) and (a > 0 or b < len(old)):
-        a = old.rfind(" ", 0, max(a - 1, 0)) + 1 if a > 0 else 0
-        if ambiguous(a, b) and b < len(old):
-            nxt = old.find(" ", b + 1)
-            grow = (len(old) if nxt < 0 else nxt) - b
-            b, c = b + grow, c + grow
-    return old[a:b].strip() or old.strip(), new[a:c].strip()
-
-
-def _sed_escape(text: str, *, pattern: bool) -> str:
-    special = r"\/.*[]^$" if pattern else "\\/&"
-    out = "".join("\\" + ch if ch in special else ch for ch in text)
-    return out.replace("'", "'\\''")
-
-
-def sed_command(edit: LineEdit, listed: dict[int, str] | None = None) -> str:
-    """`sed -i` that rewrites line `edit.number` of `edit.path`.
-
-    With `listed` (the numbered lines of the file the teacher printed, as they read now), the
-    address is the printed range `A,B`, the same numbers as the read command's `sed -n 'A,Bp'`,
-    and OLD is text found on no other line of it: a student copies the range from its own read
-    instead of looking up one line's number (off-by-one line numbers were the commonest failed
-    edit of a trained SmolLM2). Without it, or when the line's text repeats in the range, the
-    address is the line number.
-    """
-    address = str(edit.number)
-    others: tuple[str, ...] = ()
-    if listed and edit.number in listed:
-        first, last = min(listed), max(listed)
-        others = tuple(text for number, text in listed.items() if number != edit.number)
-        span, _ = sed_substitution(edit.old, edit.new, others)
-        if len(listed) == last - first + 1 and not any(span in other for other in others):
-            address = f"{first},{last}"
-        else:
-            others = ()
-    old, new = sed_substitution(edit.old, edit.new, others)
-    return (
-        f"sed -i '{address}s/{_sed_escape(old, pattern=True)}/"
-        f"{_sed_escape(new, pattern=False)}/' {edit.path}"
-    )
-
-
-def _after(edits: list[LineEdit], listed: dict[int, str]) -> dict[int, str]:
-    """The printed lines as they read once `edits` are made."""
-    return {**listed, **{e.number: e.new for e in edits if e.number in listed}}
-
-
-def _sed_chain(edits: list[LineEdit], listed: dict[int, str]) -> str:
-    """One command making all `edits`, each addressed against the lines as the earlier ones
-    left them."""
-    commands = []
-    for index, edit in enumerate(edits):
-        commands.append(sed_command(edit, _after(edits[:index], listed)))
-    return " && ".join(commands)
 
 
 def _python_c(module: str, function: str, args: str) -> str:
@@ -319,7 +186,7 @@ class ImitableTeacher:
             good=True,
             why="reads the function with line numbers",
         )
-        lines = _numbered_lines(listing)
+        lines = numbered_lines(listing)
         if rng.random() < profile.format_error_probability:
             yield Move(
                 thought="",
@@ -358,7 +225,7 @@ class ImitableTeacher:
                 yield from self._wrong_then_revert(wrong, reproduce, lines)
             yield Move(
                 thought=_fix_thought(fixes[0] if fixes else edit),
-                command=_sed_chain(fixes or self.edits, lines),
+                command=sed_chain(fixes or self.edits, lines),
                 good=True,
                 why="fixes the wrong line",
             )
@@ -380,7 +247,7 @@ class ImitableTeacher:
         if apply_fix and rebreak:  # unresolved: the fix, then a change that breaks it
             yield Move(
                 thought=f"Line {rebreak.number} may still be off. Let me adjust it.",
-                command=sed_command(rebreak, _after(fixes or self.edits, lines)),
+                command=sed_command(rebreak, edits_applied(fixes or self.edits, lines)),
                 good=False,
                 why="changes a line that was already right",
             )
@@ -445,16 +312,6 @@ def example_call(statement: str) -> tuple[str, str, str] | None:
 
 def _fix_thought(edit: LineEdit) -> str:
     return f"Line {edit.number} is wrong: `{edit.old.strip()}`. Let me fix it."
-
-
-def _numbered_lines(listing: str) -> dict[int, str]:
-    """{line number: text} from `nl -ba` output (tab after the number)."""
-    out = {}
-    for line in listing.splitlines():
-        match = re.match(r"^\s*(\d+)\t(.*)$", line)
-        if match:
-            out[int(match.group(1))] = match.group(2)
-    return out
 
 
 def _hunk_symbol(patch: str) -> str:

@@ -8,15 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from srft_ray.agent.teacher import (
-    LineEdit,
-    TeacherProfile,
-    example_call,
-    observation_output,
-    one_line_edits,
-    sed_command,
-    sed_substitution,
-)
+from srft_ray.agent.sed_edits import LineEdit, one_line_edits, sed_command, sed_substitution
+from srft_ray.agent.teacher import TeacherProfile, example_call, observation_output
 
 LINE_PAIRS = [
     ("    return price + price * pct / 100", "    return price - price * pct / 100"),
