@@ -89,6 +89,10 @@ class LoopConfig:
     teacher_step_limit: int = 0
     """Agent step limit in teacher rounds (a teacher's fix takes more steps than a tiny
     policy is given); 0 keeps collect.episode.agent.step_limit."""
+    student_max_tasks: int = 0
+    """Training tasks the current policy collects on per round, a fresh sample each round (0:
+    every training task). On CPU a student episode costs ~30x a scripted teacher's, so a run
+    can give the teacher many tasks and the student a few."""
     tasks: TaskSplitConfig = field(default_factory=TaskSplitConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
     """Collection; its episode.policy (kind vllm) samples the current policy, on the one engine

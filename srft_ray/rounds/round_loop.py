@@ -15,10 +15,10 @@ set of GPUs serves collection, critique, training and evaluation in turn.
 from __future__ import annotations
 
 import copy
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,10 @@ from srft_ray.rounds.stages import (
     open_round,
     tail_store,
 )
-from srft_ray.runstate.hashing import checkpoint_hash, dataset_hash, inputs_hash, json_hash
-from srft_ray.runstate.layout import round_paths
+from srft_ray.rounds.train_evaluate import evaluate, evaluate_base, train
+from srft_ray.runstate.hashing import checkpoint_hash, inputs_hash, json_hash
 from srft_ray.runstate.manifest import RoundManifest, Stage
 from srft_ray.runstate.run_manifest import RunManifest
-from srft_ray.train.stage import run_training_stage
 
 __all__ = ["PolicyEngines", "run_loop", "run_round"]
 
@@ -192,6 +191,10 @@ def collect_config_for(ctx: RunContext, round_index: int, policy: str):
         if config.teacher_step_limit:
             collect.episode.agent.step_limit = config.teacher_step_limit
     else:
+        if config.student_max_tasks and config.student_max_tasks < len(collect.instance_ids):
+            rng = random.Random(f"student-tasks/{round_index}")
+            chosen = set(rng.sample(collect.instance_ids, config.student_max_tasks))
+            collect.instance_ids = [i for i in collect.instance_ids if i in chosen]
         collect.episode.policy.kind = "vllm"
         collect.episode.policy.engine.model = policy
         collect.episode.policy.version = Path(policy).name
@@ -297,126 +300,3 @@ class _CritiqueThread(threading.Thread):
         except BaseException as exc:
             self.error = exc
             fail_stage(self.ctx, self.stage, exc)
-
-
-# ----------------------------------------------------------------------------- train
-
-
-def train_config_for(ctx: RunContext, manifest: RoundManifest, policy: str):
-    """This round's TrainConfig: from the base on all data so far, or from the last policy."""
-    paths = manifest.paths
-    if ctx.config.train_from == "base":
-        start = ctx.base_model
-        data = [
-            str(round_paths(ctx.run.run_dir, i).labelled) for i in range(manifest.round_index + 1)
-        ]
-    else:
-        start, data = policy, [str(paths.labelled)]
-    return replace(
-        ctx.config.train,
-        model_path=start,
-        dataset_dirs=data,
-        output_dir=str(paths.export),
-        # Optimizer-state checkpoints cost more than a few tiny steps: only when asked for.
-        checkpoint_dir=str(paths.checkpoint) if ctx.config.train.checkpoint_every else "",
-    )
-
-
-def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
-    paths = manifest.paths
-    config = train_config_for(ctx, manifest, policy)
-    inputs = {
-        "config": json_hash(to_dict(config.without_resources())),
-        "model": checkpoint_hash(config.model_path),
-        **{f"data:{Path(d).parent.name}": dataset_hash(d) for d in config.dataset_dirs},
-    }
-    stage = manifest.stage("train")
-    stale = [paths.checkpoint, paths.export, paths.train_metrics.parent]
-    if not begin_stage(ctx, stage, inputs, stale):
-        return str(stage.output_path("export"))
-    ctx.engines.release()  # training wants the accelerator (and on CPU, the cores)
-    ctx.log(
-        f"[train] round {manifest.round_index}: {config.masking.mode} from {Path(config.model_path).name}"
-        f" on {len(config.dataset_dirs)} labelled store(s)"
-    )
-    try:
-        metrics = run_training_stage(config, paths.train_metrics)
-    except BaseException as exc:
-        fail_stage(ctx, stage, exc)
-        raise
-    finish_stage(ctx, stage, {"export": paths.export}, metrics)
-    return str(paths.export)
-
-
-# ----------------------------------------------------------------------------- evaluate
-
-
-def evaluate_base(ctx: RunContext) -> dict[str, Any]:
-    """The untrained base model on the held-out tasks: the point every round is measured from.
-
-    Kept in RUN_DIR/base/ (result.json + the eval store); redone only when the base weights,
-    the evaluation config or the held-out tasks change.
-    """
-    import shutil
-
-    from srft_ray.present.progress import stage_line
-    from srft_ray.rounds.evaluation import evaluate_policy
-    from srft_ray.runstate.hashing import read_json, write_json_atomic
-
-    folder = ctx.run.run_dir / "base"
-    inputs = {
-        "model": checkpoint_hash(ctx.base_model),
-        "evaluate": json_hash(to_dict(ctx.config.evaluate)),
-        "tasks": json_hash(sorted(t.instance_id for t in ctx.eval_tasks)),
-    }
-    result = folder / "result.json"
-    if result.exists() and read_json(result, "base evaluation").get("inputs") == inputs:
-        metrics = read_json(result, "base evaluation")["metrics"]
-    else:
-        shutil.rmtree(folder, ignore_errors=True)
-        ctx.log(f"[evaluate] base model: {len(ctx.eval_tasks)} held-out tasks")
-        metrics = evaluate_policy(
-            ctx.config.evaluate,
-            ctx.base_model,
-            ctx.eval_tasks,
-            TrajectoryStore(folder / "eval"),
-            round_index=0,
-            source=ctx.config.tasks.source,
-            engine=ctx.engines.get(ctx.base_model, ctx.log),
-            log=ctx.log,
-        )
-        write_json_atomic(result, {"inputs": inputs, "metrics": metrics})
-    ctx.log(f"[evaluate] base model: {stage_line('evaluate', metrics, None)}")
-    return metrics
-
-
-def evaluate(ctx: RunContext, manifest: RoundManifest, export: str) -> dict[str, Any]:
-    from srft_ray.rounds.evaluation import evaluate_policy
-
-    paths = manifest.paths
-    inputs = {
-        "config": json_hash(to_dict(ctx.config.evaluate)),
-        "policy": checkpoint_hash(export),
-        "tasks": json_hash(sorted(t.instance_id for t in ctx.eval_tasks)),
-    }
-    stage = manifest.stage("evaluate")
-    if not begin_stage(ctx, stage, inputs, [paths.eval]):
-        return stage.record.metrics
-    ctx.log(f"[evaluate] round {manifest.round_index}: {len(ctx.eval_tasks)} held-out tasks")
-    try:
-        engine = ctx.engines.get(export, ctx.log)
-        metrics = evaluate_policy(
-            ctx.config.evaluate,
-            export,
-            ctx.eval_tasks,
-            TrajectoryStore(paths.eval),
-            round_index=manifest.round_index,
-            source=ctx.config.tasks.source,
-            engine=engine,
-            log=ctx.log,
-        )
-    except BaseException as exc:
-        fail_stage(ctx, stage, exc)
-        raise
-    finish_stage(ctx, stage, {"eval": paths.eval}, metrics)
-    return metrics

@@ -53,3 +53,23 @@ def test_ablation_refuses_training_data_from_a_held_out_repository():
     sibling = next(t for t in tasks if t.repo == held[0].repo and t not in held[:1])
     with pytest.raises(DataError, match="held-out repositories"):
         check_disjoint([traj(sibling.instance_id)], held[:1], by_id)
+
+
+def test_student_rounds_collect_on_a_fresh_sample_of_training_tasks():
+    from types import SimpleNamespace
+
+    from srft_ray.rounds.config import LoopConfig
+    from srft_ray.rounds.round_loop import collect_config_for
+
+    tasks = _tasks()
+    config = LoopConfig(teacher_rounds=1, student_max_tasks=7)
+    ctx = SimpleNamespace(config=config, train_tasks=tasks)
+    teacher = collect_config_for(ctx, 0, "base")
+    assert teacher.instance_ids == [t.instance_id for t in tasks]  # the teacher: every task
+    first, second = (collect_config_for(ctx, r, "policy").instance_ids for r in (1, 2))
+    assert len(first) == len(second) == 7 and len(set(first)) == 7
+    assert set(first) <= {t.instance_id for t in tasks}
+    assert first == collect_config_for(ctx, 1, "policy").instance_ids  # resumable: same sample
+    assert first != second  # a fresh sample per round
+    config.student_max_tasks = 0
+    assert len(collect_config_for(ctx, 1, "policy").instance_ids) == len(tasks)
