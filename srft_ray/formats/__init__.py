@@ -9,10 +9,9 @@ from srft_ray.formats.batch import (
     import_file,
     import_files,
 )
-from srft_ray.formats.minisweagent import (
+from srft_ray.formats.minisweagent import parse_action, read_minisweagent
+from srft_ray.formats.minisweagent_export import (
     export_minisweagent,
-    parse_action,
-    read_minisweagent,
     trajectory_to_minisweagent,
     write_minisweagent,
 )

@@ -21,7 +21,7 @@ from srft_ray.data.model import DataError
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.formats.batch import IMPORT_FORMATS, import_files
 from srft_ray.formats.harness_report import join_resolution, read_resolution
-from srft_ray.formats.minisweagent import export_minisweagent
+from srft_ray.formats.minisweagent_export import export_minisweagent
 from srft_ray.formats.preds import write_preds
 
 
