@@ -22,6 +22,7 @@ results), so an interrupted benchmark resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 import time
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     from srft_ray.critic.critic_eval import evaluate as critic_eval
     from srft_ray.critic.critic_eval import reference_from_trajectories
     from srft_ray.data.store import TrajectoryStore
+    from srft_ray.logs import setup_logging
     from srft_ray.rounds.ablate import AblateConfig, ablate, format_table
     from srft_ray.rounds.round_loop import run_loop
     from srft_ray.runstate.hashing import write_json_atomic
@@ -116,18 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     config = loop_config(args)
     config.tasks.max_eval_tasks = args.eval_tasks
-    print(
+    # As `srft run`: the engines' and workers' own lines go to RUN_DIR/logs, not the console.
+    log_dir = setup_logging(config.resolved_run_dir())
+    log = logging.getLogger("srft_ray.benchmarks.method_bench").info
+    log(f"[bench] logs of the engines and workers: {log_dir}")
+    log(
         f"[bench] collect + critique: {args.num_trajectories} teacher episodes, regime {args.regime}"
     )
-    run_dir = run_loop(config, log=lambda line: print(line, flush=True))
+    run_dir = run_loop(config, log=log)
     labelled = list(TrajectoryStore(Path(run_dir) / "round-000" / "labelled"))
     critic_rows = [
         m.to_dict()
         for m in critic_eval(labelled, reference_from_trajectories(labelled), unknown_as="good")
     ]
-    print("[bench] critic quality vs the teacher's ground truth:")
+    log("[bench] critic quality vs the teacher's ground truth:")
     for row in critic_rows:
-        print(f"  {row}")
+        log(f"  {row}")
 
     def numbers(text: str, kind=float) -> list:
         return [kind(x) for x in text.split(",") if x.strip()]
@@ -142,15 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         label_f1=numbers(args.label_f1),
         data_sizes=numbers(args.data_sizes, int),
     )
-    results = ablate(Path(run_dir), config, cfg, log=lambda line: print(line, flush=True))
+    results = ablate(Path(run_dir), config, cfg, log=log)
     results["critic_eval"] = critic_rows
     results["regime"] = args.regime
     results["command"] = "python benchmarks/method_bench.py " + shlex.join(argv or sys.argv[1:])
     results["wall_s"] = round(time.monotonic() - started, 1)
-    print(format_table(results))
-    print(f"[bench] wall {results['wall_s'] / 60:.1f} min")
+    log(format_table(results))
+    log(f"[bench] wall {results['wall_s'] / 60:.1f} min")
     write_json_atomic(args.out, results)
-    print(f"[bench] wrote {args.out}")
+    log(f"[bench] wrote {args.out}")
     return 0
 
 
