@@ -83,12 +83,15 @@ def ablation_section(results: dict[str, Any]) -> list[str]:
     charts = []
     curve = [c for c in results.get("curve", []) if c.get("label_f1") is not None]
     if curve:
-        series = {"srft": [(c["label_f1"], 100 * c["resolve_rate"]) for c in curve]}
-        whiskers = {"srft": [_whisker(c["label_f1"], c) for c in curve]}
         xs = [c["label_f1"] for c in curve]
-        for ref in ("all", "rft"):
-            if ref in methods:
-                series[f"{ref} (reference)"] = [(v, 100 * methods[ref]["resolve_rate"]) for v in xs]
+        # Series in CURVE_ORDER, so that a method has the same colour in both curve charts.
+        series = {
+            f"{ref} (reference)": [(v, 100 * methods[ref]["resolve_rate"]) for v in xs]
+            for ref in ("all", "rft")
+            if ref in methods
+        }
+        series["srft"] = [(c["label_f1"], 100 * c["resolve_rate"]) for c in curve]
+        whiskers = {"srft": [_whisker(c["label_f1"], c) for c in curve]}
         charts.append(
             line_chart(
                 series,
@@ -105,7 +108,7 @@ def ablation_section(results: dict[str, Any]) -> list[str]:
     if data_curve:
         series: dict[str, list[tuple[float, float]]] = {}
         whiskers = {}
-        for c in data_curve:
+        for c in sorted(data_curve, key=lambda c: _curve_rank(c["method"])):
             series.setdefault(c["method"], []).append(
                 (c["num_trajectories"], 100 * c["resolve_rate"])
             )
@@ -125,6 +128,13 @@ def ablation_section(results: dict[str, Any]) -> list[str]:
     if charts:
         parts += ["<div class=charts>", *charts, "</div>"]
     return parts
+
+
+CURVE_ORDER = ("all", "rft", "srft")
+
+
+def _curve_rank(method: str) -> int:
+    return CURVE_ORDER.index(method) if method in CURVE_ORDER else len(CURVE_ORDER)
 
 
 def _whisker(x: float, point: dict[str, Any]) -> tuple[float, float, float]:

@@ -83,3 +83,22 @@ def test_summary_has_the_shape_of_the_issue():
     assert rft_line.split()[-1] == "6"  # the timeouts column
     page = "".join(ablation_section(results))
     assert page.count("<svg") == 3 and "srft-vs-rft" in page
+
+
+def test_curve_charts_give_each_method_one_colour():
+    import re
+
+    cfg = AblateConfig(
+        methods=["base", "all", "rft", "srft"],
+        label_sources=["scripted"],
+        seeds=[0],
+        label_f1=[0.5],
+        data_sizes=[10],
+    )
+    results = summarize(_rows(cfg), cfg, TASKS)
+    results["data_curve"].reverse()  # the chart must not depend on the rows' order
+    charts = "".join(ablation_section(results)).split("<svg")[-2:]
+    legend = re.compile(r'<rect [^>]*fill="(#[0-9a-f]+)"/>\s*<text [^>]*>(\w+)')
+    methods = {"all", "rft", "srft"}
+    colours = [{n: fill for fill, n in legend.findall(c) if n in methods} for c in charts]
+    assert colours[0] == colours[1] and set(colours[0]) == methods
