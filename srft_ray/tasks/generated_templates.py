@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from srft_ray.tasks import generated_examples as ex
+
 KINDS = (
     "wrong_operator",
     "off_by_one",
@@ -53,136 +55,6 @@ class Shape:
     """Literal values the code template names `{c_*}`."""
 
 
-def _ints(rng: random.Random, low: int = 3, high: int = 5, top: int = 20) -> list[int]:
-    return [rng.randint(1, top) for _ in range(rng.randint(low, high))]
-
-
-def _distinct(rng: random.Random, k: int, top: int = 30) -> list[int]:
-    return rng.sample(range(1, top), k)
-
-
-def _lists_and(rng: random.Random, make: Callable[[list[int]], Any], n: int = 4) -> list[tuple]:
-    return [(lst, make(lst)) for lst in (_ints(rng) for _ in range(n))]
-
-
-def _with_repeats(rng: random.Random, words: tuple[str, ...]) -> list[Any]:
-    pool = list(words[:4]) if rng.random() < 0.5 else _distinct(rng, 4)
-    return [rng.choice(pool) for _ in range(rng.randint(4, 6))]
-
-
-def _ex_scaled(rng, words):
-    return [*_lists_and(rng, lambda _: rng.randint(2, 5)), ([], 3)]
-
-
-def _ex_count_over(rng, words):
-    return [*_lists_and(rng, rng.choice, 5), ([], 4)]
-
-
-def _ex_index(rng, words):
-    out = []
-    for _ in range(4):
-        lst = _distinct(rng, rng.randint(3, 5))
-        out.append((lst, lst[rng.randint(1, len(lst) - 1)]))
-    return [*out, (_distinct(rng, 3), 40)]
-
-
-def _ex_clamp(rng, words):
-    low, high = rng.randint(1, 5), rng.randint(8, 15)
-    inside = rng.randint(low + 1, high - 1)
-    return [(inside, low, high), (low - 1, low, high), (high + 3, low, high), (0, 2, 9)]
-
-
-def _ex_cost(rng, words):
-    price, qty = rng.randint(2, 12), rng.randint(2, 6)
-    return [(price, qty), (rng.randint(2, 12), rng.randint(1, 5), rng.randint(1, 4)), (price, 0)]
-
-
-def _ex_lists(rng, words):
-    return [(_ints(rng),) for _ in range(4)] + [([],)]
-
-
-def _ex_sum_first(rng, words):
-    return [(lst, rng.randint(1, len(lst))) for lst in (_ints(rng) for _ in range(5))]
-
-
-def _ex_series(rng, words):
-    return [(rng.randint(2, 6), rng.randint(2, 5)) for _ in range(4)] + [(1, 3)]
-
-
-def _ex_unsorted(rng, words):
-    return [(_distinct(rng, rng.randint(3, 5)),) for _ in range(4)] + [([],)]
-
-
-def _ex_batches(rng, words):
-    size = rng.randint(3, 9)
-    return [(size * 3 + 1, size), (size * 2, size), (rng.randint(10, 40), rng.randint(2, 9))]
-
-
-def _ex_slug(rng, words):
-    out = []
-    for sep in ("-", "_", "-"):
-        first, second = rng.sample(words, 2)
-        out.append((f" {first.title()} {second.title()}", sep))
-    return out
-
-
-def _ex_dedupe(rng, words):
-    return [(_with_repeats(rng, words),) for _ in range(4)] + [([],)]
-
-
-def _ex_allowed(rng, words):
-    allowed = rng.sample(words, 3)
-    missing = next(w for w in words if w not in allowed)
-    return [(allowed[1], allowed), (missing, allowed), ("", allowed), (allowed[0], allowed)]
-
-
-def _ex_in_range(rng, words):
-    out = []
-    for _ in range(4):
-        lst = _distinct(rng, 6)
-        low, high = sorted(rng.sample(lst, 2))
-        out.append((lst, low, high))
-    return out
-
-
-def _ex_page(rng, words):
-    lst = _distinct(rng, rng.randint(7, 9), top=60)
-    return [(lst, page, size) for page, size in ((1, 3), (2, 3), (2, 2), (3, 2))]
-
-
-def _ex_lookup(rng, words):
-    table = {w: rng.randint(1, 50) for w in rng.sample(words, 3)}
-    keys = list(table)
-    return [(table, keys[0], 0), (table, f"{keys[1].upper()} ", -1), (table, "other", 0)]
-
-
-def _ex_insert(rng, words):
-    lst = sorted(_distinct(rng, 4, top=40))
-    return [(lst, lst[1] + 1), (lst, lst[-1] + 5), (lst, lst[0] - 1), ([], 3)]
-
-
-def _ex_exclude(rng, words):
-    out = []
-    for _ in range(3):
-        lst = _with_repeats(rng, words)
-        out.append((lst, [lst[0]]))
-    return out
-
-
-def _ex_ids(rng, words):
-    first = rng.randint(1, 9)
-    return [(first, first + rng.randint(2, 4)), (first, first), (first + 5, first)]
-
-
-def _ex_discount(rng, words):
-    return [(rng.randint(1, 30) * 10, rng.randint(1, 9) * 5) for _ in range(3)] + [(100, 10)]
-
-
-def _fee_constants(rng: random.Random) -> dict[str, int]:
-    fee, bad = rng.choice(((2, 0), (3, 1), (5, 0), (10, 1)))
-    return {"c_fee": fee, "c_fee_bad": bad}
-
-
 def _shape(name, fn_names, examples, code, *bugs, constants=None) -> Shape:
     """A Shape from compact text: bugs as "kind: old -> new", function names space-separated."""
     parsed = []
@@ -206,7 +78,7 @@ SHAPES: tuple[Shape, ...] = (
     _shape(
         "scaled_total",
         "scaled_{plural}_total total_scaled_{plural} sum_{plural}_times",
-        _ex_scaled,
+        ex.scaled,
         '''
 def {fn}({seq}, {num}):
     """Return the sum of the {seq}, each multiplied by {num}."""
@@ -223,7 +95,7 @@ def {fn}({seq}, {num}):
     _shape(
         "count_over",
         "count_{plural}_over num_{plural}_above {plural}_over_count",
-        _ex_count_over,
+        ex.count_over,
         '''
 def {fn}({seq}, {limit}):
     """Count the {seq} strictly greater than {limit}."""
@@ -240,7 +112,7 @@ def {fn}({seq}, {limit}):
     _shape(
         "index_of",
         "find_{singular} index_of_{singular} position_of_{singular}",
-        _ex_index,
+        ex.index,
         '''
 def {fn}({seq}, {target}):
     """Return the position of the first {elem} equal to {target}, or -1."""
@@ -256,7 +128,7 @@ def {fn}({seq}, {target}):
     _shape(
         "clamp",
         "clamp_{singular} bound_{singular} limit_{singular}",
-        _ex_clamp,
+        ex.clamp,
         '''
 def {fn}({value}, {low}, {high}):
     """Limit {value} to the range from {low} to {high}."""
@@ -273,7 +145,7 @@ def {fn}({value}, {low}, {high}):
     _shape(
         "order_cost",
         "cost_of_{plural} {singular}_charge price_{plural}",
-        _ex_cost,
+        ex.cost,
         '''
 def {fn}({price}, {qty}, {fee}={c_fee}):
     """Charge {qty} at {price} each plus {fee}; 0 for no {qty}."""
@@ -286,12 +158,12 @@ def {fn}({price}, {qty}, {fee}={c_fee}):
         "wrong_operator: {price} * {qty} -> {price} + {qty}",
         "wrong_comparison: {qty} <= 0 -> {qty} < 0",
         "wrong_operator: {acc} + {fee} -> {acc} - {fee}",
-        constants=_fee_constants,
+        constants=ex.fee_constants,
     ),
     _shape(
         "running_totals",
         "running_{plural} cumulative_{plural} {singular}_running_totals",
-        _ex_lists,
+        ex.lists,
         '''
 def {fn}({seq}):
     """Return the running totals of the {seq}."""
@@ -309,7 +181,7 @@ def {fn}({seq}):
     _shape(
         "sum_first",
         "sum_first_{plural} head_{plural}_total first_{plural}_sum",
-        _ex_sum_first,
+        ex.sum_first,
         '''
 def {fn}({seq}, {n}):
     """Return the sum of the first {n} {seq}."""
@@ -325,7 +197,7 @@ def {fn}({seq}, {n}):
     _shape(
         "series",
         "{singular}_ladder_total stepped_{plural} tiered_{singular}_sum",
-        _ex_series,
+        ex.series,
         '''
 def {fn}({n}, {step}):
     """Return 1 * {step} + 2 * {step} + ... + {n} * {step}."""
@@ -341,7 +213,7 @@ def {fn}({n}, {step}):
     _shape(
         "drop_lowest",
         "drop_lowest_{singular} without_min_{singular} trim_low_{plural}",
-        _ex_unsorted,
+        ex.unsorted,
         '''
 def {fn}({seq}):
     """Return the {seq} sorted, without the lowest one."""
@@ -357,7 +229,7 @@ def {fn}({seq}):
     _shape(
         "batches",
         "{singular}_batches batches_for_{plural} {singular}_loads_needed",
-        _ex_batches,
+        ex.batches,
         '''
 def {fn}({total}, {size}):
     """Return how many groups of {size} are needed to hold {total}."""
@@ -375,7 +247,7 @@ def {fn}({total}, {size}):
     _shape(
         "slug",
         "{singular}_slug slug_for_{singular} key_for_{singular}",
-        _ex_slug,
+        ex.slug,
         '''
 def {fn}({name}, {sep}):
     """Return {name} lower-cased, with spaces replaced by {sep}."""
@@ -389,7 +261,7 @@ def {fn}({name}, {sep}):
     _shape(
         "dedupe",
         "unique_{plural} dedupe_{plural} distinct_{plural}",
-        _ex_dedupe,
+        ex.dedupe,
         '''
 def {fn}({seq}):
     """Return the {seq} without repeats, in first-seen order."""
@@ -407,7 +279,7 @@ def {fn}({seq}):
     _shape(
         "is_allowed",
         "is_valid_{singular} {singular}_allowed accepts_{singular}",
-        _ex_allowed,
+        ex.allowed,
         '''
 def {fn}({code}, {allowed}):
     """Tell whether {code} is non-empty and one of the {allowed}."""
@@ -424,7 +296,7 @@ def {fn}({code}, {allowed}):
     _shape(
         "mean",
         "average_{singular} mean_{singular} {singular}_average",
-        _ex_lists,
+        ex.lists,
         '''
 def {fn}({seq}):
     """Return the average of the {seq}, or 0 when there are none."""
@@ -442,7 +314,7 @@ def {fn}({seq}):
     _shape(
         "largest",
         "largest_{singular} max_{singular} peak_{singular}",
-        _ex_unsorted,
+        ex.unsorted,
         '''
 def {fn}({seq}):
     """Return the largest of the {seq}, or None when there are none."""
@@ -458,7 +330,7 @@ def {fn}({seq}):
     _shape(
         "discount",
         "apply_discount discounted_{singular} {singular}_after_discount",
-        _ex_discount,
+        ex.discount,
         '''
 def {fn}({price}, {pct}):
     """Return {price} reduced by {pct} percent, rounded."""
@@ -473,7 +345,7 @@ def {fn}({price}, {pct}):
     _shape(
         "in_range",
         "{plural}_between select_{plural}_in_range filter_{plural}",
-        _ex_in_range,
+        ex.in_range,
         '''
 def {fn}({seq}, {low}, {high}):
     """Return the {seq} from {low} to {high}, both included."""
@@ -489,7 +361,7 @@ def {fn}({seq}, {low}, {high}):
     _shape(
         "page",
         "page_of_{plural} {plural}_page paginate_{plural}",
-        _ex_page,
+        ex.page,
         '''
 def {fn}({seq}, {page}, {size}):
     """Return page {page} (from 1) of the {seq}, {size} per page."""
@@ -504,7 +376,7 @@ def {fn}({seq}, {page}, {size}):
     _shape(
         "lookup",
         "lookup_{singular} {singular}_for_key get_{singular}",
-        _ex_lookup,
+        ex.lookup,
         '''
 def {fn}({table}, {key}, {fallback}):
     """Return the {table} entry for {key}, else {fallback}."""
@@ -519,7 +391,7 @@ def {fn}({table}, {key}, {fallback}):
     _shape(
         "insert_sorted",
         "insert_{singular} add_{singular}_sorted place_{singular}",
-        _ex_insert,
+        ex.insert,
         '''
 def {fn}({seq}, {new}):
     """Return the sorted {seq} with {new} inserted in order."""
@@ -537,7 +409,7 @@ def {fn}({seq}, {new}):
     _shape(
         "exclude",
         "drop_listed_{plural} {plural}_except remove_banned_{plural}",
-        _ex_exclude,
+        ex.exclude,
         '''
 def {fn}({seq}, {banned}):
     """Return the {seq}, leaving out any listed in {banned}."""
@@ -553,7 +425,7 @@ def {fn}({seq}, {banned}):
     _shape(
         "spread",
         "{singular}_spread range_of_{plural} {singular}_gap",
-        _ex_unsorted,
+        ex.unsorted,
         '''
 def {fn}({seq}):
     """Return the largest minus the smallest of the {seq}."""
@@ -569,7 +441,7 @@ def {fn}({seq}):
     _shape(
         "id_range",
         "{singular}_ids_between {singular}_numbers span_of_{plural}",
-        _ex_ids,
+        ex.ids,
         '''
 def {fn}({first}, {last}):
     """Return the numbers from {first} to {last}, both included."""
