@@ -87,8 +87,8 @@ def ablation_section(results: dict[str, Any]) -> list[str]:
         # Series in CURVE_ORDER, so that a method has the same colour in both curve charts.
         series = {
             f"{ref} (reference)": [(v, 100 * methods[ref]["resolve_rate"]) for v in xs]
-            for ref in ("all", "rft")
-            if ref in methods
+            for ref in CURVE_ORDER
+            if ref != "srft" and ref in methods
         }
         series["srft"] = [(c["label_f1"], 100 * c["resolve_rate"]) for c in curve]
         whiskers = {"srft": [_whisker(c["label_f1"], c) for c in curve]}
