@@ -106,6 +106,10 @@ class LoopConfig:
     """Fine-tuning; dataset_dirs, output_dir and checkpoint_dir are set by the loop (DCP
     checkpoints, and so resume inside training, only when train.checkpoint_every > 0);
     train.resources.num_workers 0 (the default) trains in the driver process, N on Ray Train."""
+    student_masking: Literal["", "rft", "srft", "all"] = ""
+    """Masking mode of the rounds the student collects ("": train.masking.mode, like the
+    teacher's). rft keeps only the student's resolved episodes: its failing ones are mostly
+    steps the labels call good, yet they do not solve the task."""
     train_from: Literal["base", "last"] = "base"
     """base: train the base model on all rounds' data so far; last: continue from the last
     exported policy on this round's data only."""
@@ -122,6 +126,12 @@ class LoopConfig:
     ray: RayConfig = field(default_factory=RayConfig)
     write_report: bool = True
     """Write RUN_DIR/report/index.html at the end (`srft report RUN_DIR`)."""
+
+    def masking_mode_of_round(self, round_index: int) -> str:
+        """The masking mode round `round_index`'s labelled store is trained with."""
+        if round_index >= self.teacher_rounds and self.student_masking:
+            return self.student_masking
+        return self.train.masking.mode
 
     def resolved_run_dir(self) -> Path:
         return Path(self.run_dir or Path("runs") / self.name).resolve()

@@ -24,19 +24,25 @@ from srft_ray.train.stage import run_training_stage
 
 
 def train_config_for(ctx: RunContext, manifest: RoundManifest, policy: str):
-    """This round's TrainConfig: from the base on all data so far, or from the last policy."""
+    """This round's TrainConfig: from the base on all data so far, or from the last policy;
+    each round's store masked in its own mode (LoopConfig.masking_mode_of_round)."""
     paths = manifest.paths
     if ctx.config.train_from == "base":
-        start = ctx.base_model
-        data = [
-            str(round_paths(ctx.run.run_dir, i).labelled) for i in range(manifest.round_index + 1)
-        ]
+        start, rounds = ctx.base_model, list(range(manifest.round_index + 1))
     else:
-        start, data = policy, [str(paths.labelled)]
+        start, rounds = policy, [manifest.round_index]
+    modes = [ctx.config.masking_mode_of_round(i) for i in rounds]
+    masking, per_store = ctx.config.train.masking, []
+    if len(set(modes)) == 1:
+        masking = replace(masking, mode=modes[0])
+    else:
+        per_store = modes
     return replace(
         ctx.config.train,
         model_path=start,
-        dataset_dirs=data,
+        dataset_dirs=[str(round_paths(ctx.run.run_dir, i).labelled) for i in rounds],
+        dataset_modes=per_store,
+        masking=masking,
         output_dir=str(paths.export),
         # Optimizer-state checkpoints cost more than a few tiny steps: only when asked for.
         checkpoint_dir=str(paths.checkpoint) if ctx.config.train.checkpoint_every else "",
@@ -57,7 +63,8 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
         return str(stage.output_path("export"))
     ctx.engines.release()  # training wants the accelerator (and on CPU, the cores)
     ctx.log(
-        f"[train] round {manifest.round_index}: {config.masking.mode} from {Path(config.model_path).name}"
+        f"[train] round {manifest.round_index}: {'/'.join(config.dataset_modes) or config.masking.mode}"
+        f" from {Path(config.model_path).name}"
         f" on {len(config.dataset_dirs)} labelled store(s)"
     )
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
-from srft_ray.masking import MaskingConfig
+from srft_ray.masking import MODES, MaskingConfig
 from srft_ray.resources import Resources
 
 
@@ -34,6 +34,9 @@ class TrainConfig:
     """Hugging Face folder of the starting policy; empty means the embedded SmolLM2."""
     dataset_dirs: list[str] = field(default_factory=list)
     """Labelled trajectory stores (TrajectoryStore directories) to train on, read in order."""
+    dataset_modes: list[str] = field(default_factory=list)
+    """Masking mode per store, parallel to dataset_dirs (empty: masking.mode for every store).
+    The loop uses it to mask a teacher's rounds by step and the student's own by outcome."""
     masking: MaskingConfig = field(default_factory=lambda: MaskingConfig(max_length=4096))
     """What is trained and how a trajectory is rendered (srft_ray.masking.MaskingConfig): mode,
     unknown_as, label_sources, max_length (None: no cut), action_format, observation_template,
@@ -112,3 +115,17 @@ class TrainConfig:
             raise ValueError("set max_steps > 0 or num_epochs > 0")
         if self.loss_chunk_tokens < 1:
             raise ValueError("loss_chunk_tokens must be >= 1")
+        if self.dataset_modes and len(self.dataset_modes) != len(self.dataset_dirs):
+            raise ValueError(
+                f"dataset_modes has {len(self.dataset_modes)} entries for "
+                f"{len(self.dataset_dirs)} dataset_dirs: give one mode per store, or none"
+            )
+        for mode in self.dataset_modes:
+            if mode not in MODES:
+                raise ValueError(f"dataset_modes: {mode!r} is not one of {MODES}")
+
+    def masking_for(self, index: int) -> MaskingConfig:
+        """How the store at dataset_dirs[index] is masked."""
+        if not self.dataset_modes or self.dataset_modes[index] == self.masking.mode:
+            return self.masking
+        return replace(self.masking, mode=self.dataset_modes[index])

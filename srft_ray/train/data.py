@@ -127,12 +127,13 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
         raise TrainDataError("no dataset_dirs given: nothing to train on")
 
     def rendered():
-        for directory in config.dataset_dirs:
+        for index, directory in enumerate(config.dataset_dirs):
             path = Path(directory)
             if not path.is_dir():
                 raise TrainDataError(f"{path}: dataset directory does not exist")
+            masking = config.masking_for(index)
             for traj in TrajectoryStore(path):
-                ex = render_trajectory(traj, tokenizer, config.masking)
+                ex = render_trajectory(traj, tokenizer, masking)
                 yield traj.trajectory_id, ex
 
     docs, stats = documents_from_rendered(rendered(), config, vocab_size)
@@ -142,7 +143,7 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
     if not docs:
         raise TrainDataError(
             f"{where}: none of {stats.num_trajectories} trajectories has a trainable token in "
-            f"mode {config.masking.mode!r} ({stats.num_dropped_untrainable} untrainable, "
+            f"mode {'/'.join(config.dataset_modes) or config.masking.mode!r} ({stats.num_dropped_untrainable} untrainable, "
             f"{stats.num_dropped_too_long} longer than {config.tokens_per_micro_batch} tokens)"
         )
     return docs, stats

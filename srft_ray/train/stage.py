@@ -89,5 +89,5 @@ def run_training_stage(
             key: int(data.get(key, 0))
             for key in ("num_truncated", "num_dropped_too_long", *RENDER_COUNTERS)
         },
-        "mode": config.masking.mode,
+        "mode": "/".join(config.dataset_modes) or config.masking.mode,
     }

@@ -131,6 +131,32 @@ def test_split_is_stable_disjoint_and_salted():
         split_tasks(tasks, TaskSplitConfig(eval_fraction=1.0))
 
 
+def test_student_rounds_can_be_masked_by_outcome(tmp_path):
+    """student_masking=rft: round 1 trains the teacher's store by step, the student's by outcome."""
+    from types import SimpleNamespace
+
+    from srft_ray.rounds.train_evaluate import train_config_for
+    from srft_ray.runstate.layout import round_paths
+
+    def round_one(*overrides: str):
+        config = parse_config([f"run_dir={tmp_path}", *overrides])
+        ctx = SimpleNamespace(
+            config=config, base_model="BASE", run=SimpleNamespace(run_dir=tmp_path)
+        )
+        manifest = SimpleNamespace(round_index=1, paths=round_paths(tmp_path, 1))
+        return train_config_for(ctx, manifest, "POLICY")
+
+    mixed = round_one("student_masking=rft")
+    assert mixed.dataset_dirs == [str(round_paths(tmp_path, i).labelled) for i in (0, 1)]
+    assert mixed.dataset_modes == ["srft", "rft"]
+    assert [mixed.masking_for(i).mode for i in (0, 1)] == ["srft", "rft"]
+    same = round_one()  # one mode everywhere: no per-store list
+    assert same.dataset_modes == [] and same.masking.mode == "srft"
+    last = round_one("student_masking=rft", "train_from=last")
+    assert last.dataset_dirs == [str(round_paths(tmp_path, 1).labelled)]
+    assert last.model_path == "POLICY" and last.masking.mode == "rft" and last.dataset_modes == []
+
+
 def test_run_defaults_are_the_embedded_config(tmp_path):
     config = parse_config([])
     assert config.resolved_run_dir() == (Path("runs") / "embedded").resolve()
