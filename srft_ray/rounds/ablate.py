@@ -41,7 +41,13 @@ from srft_ray.rounds.label_variants import (
     variant_labels,
     with_labels,
 )
-from srft_ray.runstate.hashing import checkpoint_hash, dataset_hash, json_hash, write_json_atomic
+from srft_ray.runstate.hashing import (
+    checkpoint_hash,
+    dataset_hash,
+    json_hash,
+    run_relative_hash,
+    write_json_atomic,
+)
 from srft_ray.runstate.run_manifest import RunManifest
 
 
@@ -210,7 +216,7 @@ def ablate(
         config.evaluate, samples_per_task=cfg.samples_per_task, temperature=cfg.temperature
     )
     common = {
-        "data": json_hash({str(s): dataset_hash(s) for s in stores}),
+        "data": run_relative_hash({str(s): dataset_hash(s) for s in stores}, run_dir),
         "base": checkpoint_hash(base),
         "evaluate": json_hash(to_dict(evaluate)),
         "tasks": json_hash(sorted(t.instance_id for t in eval_tasks)),

@@ -39,7 +39,7 @@ from srft_ray.rounds.stages import (
     tail_store,
 )
 from srft_ray.rounds.train_evaluate import evaluate, evaluate_base, train
-from srft_ray.runstate.hashing import checkpoint_hash, inputs_hash, json_hash
+from srft_ray.runstate.hashing import checkpoint_hash, inputs_hash, json_hash, run_relative_hash
 from srft_ray.runstate.manifest import RoundManifest, Stage
 from srft_ray.runstate.run_manifest import RunManifest
 
@@ -208,7 +208,7 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
     collect_config = collect_config_for(ctx, manifest.round_index, policy)
     uses_policy = collect_config.episode.policy.kind == "vllm"
     collect_inputs = {
-        "config": json_hash(to_dict(collect_config)),
+        "config": run_relative_hash(to_dict(collect_config), ctx.run.run_dir),
         "policy": checkpoint_hash(policy) if uses_policy else "teacher",
     }
     critique_inputs = {

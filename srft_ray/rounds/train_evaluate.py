@@ -15,7 +15,12 @@ from typing import Any
 from srft_ray.config import to_dict
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds.stages import RunContext, begin_stage, fail_stage, finish_stage
-from srft_ray.runstate.hashing import checkpoint_hash, dataset_hash, json_hash
+from srft_ray.runstate.hashing import (
+    checkpoint_hash,
+    dataset_hash,
+    json_hash,
+    run_relative_hash,
+)
 from srft_ray.runstate.layout import round_paths
 from srft_ray.runstate.manifest import RoundManifest
 from srft_ray.train.stage import run_training_stage
@@ -53,7 +58,7 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     paths = manifest.paths
     config = train_config_for(ctx, manifest, policy)
     inputs = {
-        "config": json_hash(to_dict(config.without_resources())),
+        "config": run_relative_hash(to_dict(config.without_resources()), ctx.run.run_dir),
         "model": checkpoint_hash(config.model_path),
         **{f"data:{Path(d).parent.name}": dataset_hash(d) for d in config.dataset_dirs},
     }

@@ -93,6 +93,31 @@ def json_hash(value: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def run_relative_hash(value: Any, run_dir: str | Path) -> str:
+    """json_hash of `value` with every path inside `run_dir` written relative to it.
+
+    A stage's inputs name files of its own run (the stores it trains on, the folder it exports
+    to), whose contents are hashed separately. Keying on where the run folder lives would make
+    a moved or copied run (`cp -r run run_rft`, then one option changed) redo every stage.
+    """
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    roots = {str(Path(run_dir)), str(Path(run_dir).resolve())}
+
+    def relative(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {relative(key): relative(inner) for key, inner in item.items()}
+        if isinstance(item, list | tuple):
+            return [relative(inner) for inner in item]
+        if isinstance(item, str):
+            for root in roots:
+                if item == root or item.startswith(root + "/"):
+                    return "$RUN" + item[len(root) :]
+        return item
+
+    return json_hash(relative(value))
+
+
 def inputs_hash(inputs: Mapping[str, str]) -> str:
     """One hash over a stage's named input hashes; the order of the names does not matter."""
     return json_hash(dict(inputs))

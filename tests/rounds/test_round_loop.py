@@ -201,8 +201,11 @@ def resumed_run(ray_cluster, smollm_dir, tmp_path_factory):
 
         third = start()
         assert third.wait(timeout=900) == 0, tail(log)
+        # The full rerun goes to a copy: a moved or copied run redoes nothing either.
+        copied = run_dir.parent / "copied-run"
+        shutil.copytree(run_dir, copied)
         fourth = subprocess.run(
-            loop_command(run_dir, address), cwd=REPO, capture_output=True, text=True, timeout=300
+            loop_command(copied, address), cwd=REPO, capture_output=True, text=True, timeout=300
         )
         assert fourth.returncode == 0, fourth.stdout[-3000:] + fourth.stderr[-3000:]
     finally:  # never leave a driver behind, whatever failed
@@ -259,7 +262,7 @@ def test_killed_driver_resumes_without_loss_duplication_or_redone_stages(resumed
     e0 = manifest(run_dir, 0)["stages"]["evaluate"]["attempts"][-1]
     c1 = manifest(run_dir, 1)["stages"]["collect"]["attempts"][-1]
     assert e0["started_at"] < c1["ended_at"] and c1["started_at"] < e0["ended_at"], (e0, c1)
-    # Train metrics were recorded per step, and a full rerun redoes nothing.
+    # Train metrics were recorded per step, and a full rerun of a copy redoes nothing.
     assert (run_dir / "round-001" / "train" / "metrics.jsonl").read_text().strip()
     assert resumed_run["fourth_output"].count("on the same inputs, skipped") == 8
 

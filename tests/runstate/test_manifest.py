@@ -17,6 +17,7 @@ from synthetic_run import make_trajectory, write_safetensors
 
 from srft_ray.data.model import DataError
 from srft_ray.data.store import TrajectoryStore
+from srft_ray.runstate.hashing import run_relative_hash
 from srft_ray.runstate.manifest import (
     RoundManifest,
     append_train_metrics,
@@ -225,6 +226,13 @@ def test_hashes_are_stable_and_content_based(tmp_path):
         checkpoint_hash(tmp_path / "a")
 
     assert inputs_hash({"a": "1", "b": "2"}) == inputs_hash({"b": "2", "a": "1"})
+    # a stage's own paths are keyed relative to its run: a copied run keeps its hashes
+    here, there = tmp_path / "run", tmp_path / "copy"
+    config = {"out": f"{here}/round-000/export", "data": [str(here)], f"{here}/s": "/models/x"}
+    moved = {"out": f"{there}/round-000/export", "data": [str(there)], f"{there}/s": "/models/x"}
+    assert run_relative_hash(config, here) == run_relative_hash(moved, there)
+    assert run_relative_hash(config, here) != run_relative_hash({**config, "out": "x"}, here)
+    assert run_relative_hash({"out": f"{here}x/a"}, here) == json_hash({"out": f"{here}x/a"})
     # pinned value: changing the hash recipe would silently redo every finished stage
     assert json_hash({"b": [1, 2], "a": "x"}) == hashlib.sha256(b'{"a":"x","b":[1,2]}').hexdigest()
     code = "from srft_ray.runstate.manifest import dataset_hash; import sys; print(dataset_hash(sys.argv[1]))"
