@@ -12,7 +12,9 @@ For every trajectory, in order (the first that applies):
   read, no edit     it printed the gold line with `nl -ba` but changed nothing;
   found, no read    its grep found the function, it never printed the gold line;
   lost              none of the above.
-Also counted: how episodes ended (submitted, step limit, format errors).
+Also counted: how episodes ended (submitted, step limit, format errors), and the unresolved
+episodes that submitted right after re-running the issue's example printed what it printed
+before the edit (the check said "still broken" and the agent did not act on it).
 """
 
 from __future__ import annotations
@@ -66,16 +68,24 @@ def failure_mode(traj: Trajectory, task: Task) -> str:
     return "lost"
 
 
+def ignored_failed_check(traj: Trajectory) -> bool:
+    """Unresolved, and its last `python -c` run before submitting printed the same as its first."""
+    runs = [s.output for s in traj.steps if (s.command or "").startswith("python -c")]
+    return not traj.outcome.resolved and len(runs) >= 2 and runs[-1] == runs[0]
+
+
 def summarize(trajs: list[Trajectory], tasks: dict[str, Task]) -> dict[str, Counter]:
     modes: Counter = Counter()
     ends: Counter = Counter()
+    checks: Counter = Counter()
     for traj in trajs:
         task = tasks.get(traj.instance_id)
         if task is None:
             raise SystemExit(f"{traj.trajectory_id}: task {traj.instance_id!r} not in the source")
         modes[failure_mode(traj, task)] += 1
         ends[traj.outcome.exit_status or "unknown"] += 1
-    return {"modes": modes, "ends": ends}
+        checks["ignored a failed check"] += ignored_failed_check(traj)
+    return {"modes": modes, "ends": ends, "checks": checks}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         for mode in MODES:
             print(f"  {mode:15s} {result['modes'][mode]:4d}")
         print("  ended: " + ", ".join(f"{k} {v}" for k, v in sorted(result["ends"].items())))
+        print(
+            f"  submitted though the re-run still showed the bug: {result['checks']['ignored a failed check']}"
+        )
     return 0
 
 
