@@ -38,7 +38,9 @@ def trajectories(count: int, seed: int) -> list[Trajectory]:
                     index=s,
                     assistant=f"THOUGHT: {thought}\n```bash\ngrep -rn x{s} src/\n```",
                     observation=" ".join(f"line{rng.randint(0, 999)}" for _ in range(obs_words)),
-                    labels=[StepLabel(label=rng.choice(["good", "good", "bad"]), source="critic")],
+                    labels=[
+                        StepLabel(label=rng.choice(["good", "good", "mistake"]), source="critic")
+                    ],
                 )
             )
         out.append(

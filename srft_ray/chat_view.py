@@ -119,7 +119,9 @@ def policy_chat(
             "step": step.index,
         }
         answered = [call for call in step.tool_calls if call.output is not None]
-        if native:
+        if native and step.tool_calls:
+            # No key for a step without a call: `tool_calls: []` makes single-call templates
+            # (Llama 3.1) raise "only supports single tool-calls".
             message["tool_calls"] = [call.to_openai() for call in step.tool_calls]
         elif step.tool_calls:
             message["content"] = text_action(step)

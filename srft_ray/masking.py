@@ -4,7 +4,8 @@ What is trained (README.md "How it fits together"):
 - only assistant tokens: the message content and the end-of-turn token the template closes the turn
   with; never role headers, the newline after the end-of-turn token, system, task or observations;
 - mode `rft`: resolved trajectories only (an unresolved one renders with an all-zero mask);
-  mode `srft`: every trajectory, steps labelled bad keep their tokens in the context with mask 0;
+  mode `srft`: every trajectory; steps whose kind is in `masked_kinds` (mistakes, by default, as
+  in the paper) keep their tokens in the context with mask 0;
   mode `all`: every assistant step of every trajectory.
 
 How ids are built: the whole chat is rendered once through the tokenizer's own chat template and
@@ -37,22 +38,29 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from srft_ray.chat_view import ActionFormat, ChatView, policy_chat
-from srft_ray.data.model import DataError, Trajectory
+from srft_ray.data.model import LABELS, DataError, Trajectory, canonical_label
 
 Mode = Literal["rft", "srft", "all"]
 MODES: tuple[str, ...] = ("rft", "srft", "all")
 NOT_A_STEP = -1
-DEFAULT_LABEL_SOURCES: tuple[str, ...] = ("human", "critic", "rule", "outcome")
+DEFAULT_LABEL_SOURCES: tuple[str, ...] = ("human", "replay", "critic", "rule", "outcome")
+# The kinds a step can be given (LABELS without "unknown"), and those srft masks by default.
+KINDS: tuple[str, ...] = tuple(label for label in LABELS if label != "unknown")
+DEFAULT_MASKED_KINDS: tuple[str, ...] = ("mistake",)
 
 
 @dataclass(kw_only=True)
 class MaskingConfig:
     mode: Mode = "srft"
-    """rft: resolved trajectories only; srft: all, bad steps masked; all: every assistant step."""
+    """rft: resolved trajectories only; srft: all, steps of masked_kinds masked; all: every
+    assistant step."""
     max_length: int | None = None
     """Keep the first max_length tokens of a rendered trajectory (None: no limit)."""
-    unknown_as: Literal["good", "bad"] = "good"
-    """How srft treats steps whose label is unknown or missing."""
+    masked_kinds: list[str] = field(default_factory=lambda: list(DEFAULT_MASKED_KINDS))
+    """Step kinds srft masks (good, unnecessary, mistake, recover): mistake only, as the paper;
+    ["mistake", "unnecessary"] also keeps detours out of the loss."""
+    unknown_as: str = "good"
+    """The kind srft gives a step whose label is unknown or missing ("good": trained)."""
     label_sources: list[str] = field(default_factory=lambda: list(DEFAULT_LABEL_SOURCES))
     """Which label decides a step, in priority order (the first source that labelled it wins)."""
     action_format: ActionFormat = "text"
@@ -66,6 +74,13 @@ class MaskingConfig:
     """Past max_length: elide whole early observations, then cut the end; or only cut the end."""
 
     def __post_init__(self) -> None:
+        # Configs and runs written before the four kinds say "bad" for a mistake.
+        self.unknown_as = canonical_label(self.unknown_as)
+        self.masked_kinds = [canonical_label(kind) for kind in self.masked_kinds]
+        for name, kinds in (("unknown_as", [self.unknown_as]), ("masked_kinds", self.masked_kinds)):
+            wrong = [kind for kind in kinds if kind not in KINDS]
+            if wrong:
+                raise ValueError(f"masking {name}: {wrong} not among the step kinds {KINDS}")
         if self.max_length is not None and self.max_length < 1:
             raise ValueError(f"max_length must be >= 1 or None (no limit), got {self.max_length}")
 
@@ -116,13 +131,14 @@ def trained_steps(traj: Trajectory, config: MaskingConfig) -> list[bool]:
         return [traj.outcome.resolved is True] * len(traj.steps)
     if config.mode == "all":
         return [True] * len(traj.steps)
+    masked = set(config.masked_kinds)
     out = []
     for step in traj.steps:
         verdict = step.label_from(*config.label_sources)
-        label = verdict.label if verdict else "unknown"
-        if label == "unknown":
-            label = config.unknown_as
-        out.append(label == "good")
+        kind = verdict.label if verdict else "unknown"
+        if kind == "unknown":
+            kind = config.unknown_as
+        out.append(kind not in masked)
     return out
 
 

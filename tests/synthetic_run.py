@@ -6,7 +6,7 @@ import math
 import random
 from pathlib import Path
 
-from srft_ray.data.model import Outcome, Provenance, Step, StepLabel, Trajectory
+from srft_ray.data.model import LABELS, Outcome, Provenance, Step, StepLabel, Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.runstate.manifest import append_train_metrics, dataset_hash
 from srft_ray.runstate.run_manifest import RunManifest
@@ -27,7 +27,8 @@ def make_trajectory(
             end_reason="exit",
         )
         if labels:
-            verdict = rng.choices(["good", "bad", "unknown"], weights=[6, 3, 1])[0]
+            kinds = ["good", "unnecessary", "mistake", "recover", "unknown"]
+            verdict = rng.choices(kinds, weights=[5, 1, 3, 0.5, 1])[0]
             step.labels.append(StepLabel(label=verdict, source="critic", model="smollm2"))
         steps.append(step)
     resolved = rng.random() < 0.3 + 0.2 * round_index
@@ -73,7 +74,7 @@ def build_run(run_dir: Path, num_rounds: int = 2, num_trajs: int = 12) -> Path:
 
         labelled_trajs = [make_trajectory(rng, r, n, labels=True) for n in range(num_trajs)]
         TrajectoryStore(paths.labelled).append(labelled_trajs)
-        counts = {"good": 0, "bad": 0, "unknown": 0}
+        counts = dict.fromkeys(LABELS, 0)
         for traj in labelled_trajs:
             for step in traj.steps:
                 counts[step.labels[0].label] += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from srft_ray.data.model import Outcome, Step, StepLabel, Trajectory
-from srft_ray.masking import MaskingConfig, encode_chat, render_trajectory
+from srft_ray.masking import KINDS, MaskingConfig, encode_chat, render_trajectory
 
 LLAMA3_TEMPLATE = (
     "{{ '<|begin_of_text|>' }}{% for message in messages %}"
@@ -113,27 +113,41 @@ def expected(tok, segments):
     return ids, mask, steps
 
 
+ALSO_UNNECESSARY = ["mistake", "unnecessary"]
+
+
 @pytest.mark.parametrize("family", ["chatml", "llama3"])
 @pytest.mark.parametrize(
-    "mode,labels,resolved,trained",
+    "mode,labels,resolved,trained,masked_kinds",
     [
-        ("all", (None, "bad", None), False, (1, 1, 1)),
-        ("rft", (None, None, None), True, (1, 1, 1)),
-        ("rft", (None, None, None), False, (0, 0, 0)),
-        ("srft", ("good", "bad", None), False, (1, 0, 1)),
-        ("srft", ("bad", "good", "bad"), True, (0, 1, 0)),
+        ("all", (None, "mistake", None), False, (1, 1, 1), None),
+        ("rft", (None, None, None), True, (1, 1, 1), None),
+        ("rft", (None, None, None), False, (0, 0, 0), None),
+        ("rft", ("mistake", "unnecessary", None), True, (1, 1, 1), ALSO_UNNECESSARY),
+        ("srft", ("good", "mistake", None), False, (1, 0, 1), None),
+        ("srft", ("mistake", "good", "mistake"), True, (0, 1, 0), None),
+        ("srft", ("bad", "good", "bad"), True, (0, 1, 0), None),  # legacy name of mistake
+        # The paper's default masks mistakes only: detours and recoveries are trained.
+        ("srft", ("unnecessary", "mistake", "recover"), False, (1, 0, 1), None),
+        ("srft", ("unnecessary", "mistake", "recover"), False, (0, 0, 1), ALSO_UNNECESSARY),
+        ("srft", ("recover", "unnecessary", "good"), False, (1, 0, 1), ALSO_UNNECESSARY),
     ],
 )
-def test_masks_are_exact(family, mode, labels, resolved, trained, tokenizer, llama3_tokenizer):
+def test_masks_are_exact(
+    family, mode, labels, resolved, trained, masked_kinds, tokenizer, llama3_tokenizer
+):
     tok = tokenizer if family == "chatml" else llama3_tokenizer
     segments = (chatml_segments if family == "chatml" else llama3_segments)(trained)
     want_ids, want_mask, want_steps = expected(tok, segments)
-    got = render_trajectory(make_traj(labels, resolved), tok, MaskingConfig(mode=mode))
+    config = MaskingConfig(mode=mode)
+    if masked_kinds is not None:
+        config = MaskingConfig(mode=mode, masked_kinds=masked_kinds)
+    got = render_trajectory(make_traj(labels, resolved), tok, config)
     assert got.input_ids == want_ids
     assert got.loss_mask == want_mask
     assert got.step_index == want_steps
     assert got.step_trained == [bool(t) for t in trained]
-    # Bad steps stay in the context: the ids never depend on the labels.
+    # Masked steps stay in the context: the ids never depend on the labels.
     assert got.input_ids == render_trajectory(make_traj(), tok, mode="all").input_ids
 
 
@@ -146,20 +160,76 @@ def test_trained_text_is_exactly_the_assistant_turns(tokenizer):
 def test_unknown_labels_follow_config(tokenizer):
     traj = make_traj(labels=("unknown", None, "good"))
     assert render_trajectory(traj, tokenizer, mode="srft").step_trained == [True, True, True]
-    masked = render_trajectory(traj, tokenizer, mode="srft", unknown_as="bad")
-    assert masked.step_trained == [False, False, True]
-    assert masked.num_masked_steps == 2
+    for as_mistake in ("mistake", "bad"):  # "bad": configs written before the four kinds
+        masked = render_trajectory(traj, tokenizer, mode="srft", unknown_as=as_mistake)
+        assert masked.step_trained == [False, False, True]
+        assert masked.num_masked_steps == 2
+    # Unknown read as unnecessary is trained unless unnecessary steps are masked too.
+    config = MaskingConfig(mode="srft", unknown_as="unnecessary")
+    assert render_trajectory(traj, tokenizer, config).step_trained == [True, True, True]
+    config = MaskingConfig(mode="srft", unknown_as="unnecessary", masked_kinds=ALSO_UNNECESSARY)
+    assert render_trajectory(traj, tokenizer, config).step_trained == [False, False, True]
+    with pytest.raises(ValueError, match="unknown_as"):
+        MaskingConfig(unknown_as="unknown")
+    with pytest.raises(ValueError, match="masked_kinds"):
+        MaskingConfig(masked_kinds=["mistake", "typo"])
+
+
+@pytest.mark.parametrize("masked_kinds", [None, ALSO_UNNECESSARY])
+@pytest.mark.parametrize("kind", [*KINDS, "unknown"])
+def test_each_kind_trains_as_configured_and_the_loss_is_plain_cross_entropy(
+    kind, masked_kinds, tokenizer
+):
+    """One step of each kind between two good ones: only the configured kinds lose their tokens,
+    and the trainer's loss over the packed row equals CE(reduction="none") summed over the
+    hand-built mask / number of trained tokens."""
+    import torch
+    import torch.nn.functional as F
+
+    from srft_ray.train.loss import masked_token_loss_sum
+    from srft_ray.train.packing import Document, pack_documents
+
+    config = MaskingConfig(mode="srft")
+    if masked_kinds is not None:
+        config = MaskingConfig(mode="srft", masked_kinds=masked_kinds)
+    masked = {"mistake"} if masked_kinds is None else {"mistake", "unnecessary"}
+    trained = (1, int(kind not in masked), 1)
+    want_ids, want_mask, _ = expected(tokenizer, chatml_segments(trained))
+    got = render_trajectory(make_traj(("good", kind, "good"), resolved=False), tokenizer, config)
+    assert (got.input_ids, got.loss_mask) == (want_ids, want_mask)
+    assert got.step_trained == [bool(t) for t in trained]
+
+    # A fixed random "model": hidden state = embedding of the token, logits = hidden @ head.T.
+    torch.manual_seed(0)
+    vocab = max(want_ids) + 1
+    embed = torch.randn(vocab, 16, dtype=torch.float64)
+    head = torch.randn(vocab, 16, dtype=torch.float64)
+    batch = pack_documents([Document(input_ids=got.input_ids, loss_mask=got.loss_mask)])
+    hidden = embed[batch.input_ids]
+    ours = masked_token_loss_sum(hidden, head, batch.targets, 64) / batch.num_trained_tokens
+
+    ids = torch.tensor(want_ids)
+    losses = F.cross_entropy(embed[ids[:-1]] @ head.T, ids[1:], reduction="none")
+    mask = torch.tensor(want_mask[1:], dtype=torch.float64)  # token t+1 is predicted at t
+    reference = (losses * mask).sum() / mask.sum()
+    assert torch.allclose(ours, reference, atol=1e-10)
+    assert batch.num_trained_tokens == int(mask.sum()) == sum(want_mask)
 
 
 def test_label_source_priority(tokenizer):
     traj = make_traj()
     traj.steps[0].labels = [
-        StepLabel(label="bad", source="rule"),
+        StepLabel(label="mistake", source="rule"),
         StepLabel(label="good", source="critic"),
     ]
     assert render_trajectory(traj, tokenizer, mode="srft").step_trained[0] is True
     rules_first = MaskingConfig(mode="srft", label_sources=["rule", "critic"])
     assert render_trajectory(traj, tokenizer, rules_first).step_trained[0] is False
+    # Execution-grounded replay labels outrank the critic and rules; only a human's outranks them.
+    traj.steps[0].labels.insert(0, StepLabel(label="mistake", source="replay"))
+    assert render_trajectory(traj, tokenizer, mode="srft").step_trained[0] is False
+    traj.steps[0].labels.append(StepLabel(label="recover", source="human"))
+    assert render_trajectory(traj, tokenizer, mode="srft").step_trained[0] is True
 
 
 def template_step_ids(tok, traj, step):

@@ -1,6 +1,7 @@
 """Tool-call trajectories train their calls: exact masks for a Qwen2.5-style template (calls as
 `<tool_call>` JSON inside the assistant turn, responses in a user turn) and a Llama-3.1-style one
-(calls as `{"name", "parameters"}` JSON, responses in an `ipython` turn), both built locally on
+(calls as `{"name", "parameters"}` JSON, responses in an `ipython` turn, exactly one call per
+message that has a `tool_calls` key, as Meta's template requires), both built locally on
 SmolLM2's vocabulary; and SmolLM2's own ChatML, which has no tool support, through the counted
 conversion to the agent's text actions. Expected ids come from hand-written renders.
 """
@@ -45,8 +46,9 @@ LLAMA31_STYLE = (
     "{%- for tool in tools %}{{ '\n' + tool | tojson }}{%- endfor %}{%- endif %}{{ '<|eot_id|>' }}"
     "{%- for m in messages[1:] %}"
     "{%- if m.role == 'assistant' %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' + m.content }}"
-    "{%- if m.tool_calls %}{%- if m.tool_calls | length > 1 %}"
-    "{{ raise_exception('This template supports one tool call per turn') }}{%- endif %}"
+    # As Meta's own template: any message with a `tool_calls` key must hold exactly one call.
+    "{%- if 'tool_calls' in m %}{%- if not m.tool_calls | length == 1 %}"
+    "{{ raise_exception('This model only supports single tool-calls at once!') }}{%- endif %}"
     "{%- set call = m.tool_calls[0].function %}{%- if m.content %}{{ '\n' }}{%- endif %}"
     "{{ '{\"name\": \"' + call.name + '\", \"parameters\": ' + call.arguments | tojson + '}' }}"
     "{%- endif %}{{ '<|eot_id|>' }}"
@@ -148,7 +150,11 @@ def llama31_segments(traj, trained):
 @pytest.mark.parametrize("family", ["qwen", "llama31"])
 @pytest.mark.parametrize(
     "mode,labels,trained",
-    [("all", (None, None, None), (1, 1, 1)), ("srft", ("good", "bad", "good"), (1, 0, 1))],
+    [
+        ("all", (None, None, None), (1, 1, 1)),
+        ("srft", ("good", "mistake", "good"), (1, 0, 1)),
+        ("srft", ("unnecessary", "bad", "recover"), (1, 0, 1)),
+    ],
 )
 def test_tool_call_masks_are_exact(
     family, mode, labels, trained, qwen_tokenizer, llama31_tokenizer
@@ -163,7 +169,7 @@ def test_tool_call_masks_are_exact(
     got = render_trajectory(traj, tok, mode=mode, action_format="tool_calls")
     assert template_supports_tools(tok)
     assert got.input_ids == want_ids
-    assert got.loss_mask == want_mask  # a bad step's calls are masked as a unit
+    assert got.loss_mask == want_mask  # a mistake's calls are masked as a unit
     assert got.step_index == want_steps
     assert got.num_converted_tool_calls == 0 and got.num_prefix_mismatches == 0
 
@@ -180,8 +186,37 @@ def test_parallel_calls_keep_order_and_their_own_responses(qwen_tokenizer):
 
 
 def test_template_without_parallel_calls_is_a_clear_error(llama31_tokenizer):
-    with pytest.raises(DataError, match="mswea2_toolcalls.traj.json.*one tool call per turn"):
+    with pytest.raises(
+        DataError, match="mswea2_toolcalls.traj.json.*only supports single tool-calls"
+    ):
         render_trajectory(tool_traj(), llama31_tokenizer, mode="all", action_format="tool_calls")
+
+
+def test_a_step_without_a_call_has_no_tool_calls_key(llama31_tokenizer):
+    """A reply with no call (a format error in tool-call mode) must not carry `tool_calls: []`:
+    a single-call template such as Llama 3.1's raises on an empty list."""
+    from srft_ray.chat_view import policy_chat
+    from srft_ray.data.model import Step
+
+    traj = tool_traj(single_calls=True)
+    no_call = Step(
+        index=1,
+        assistant="I will look at the tests next.",
+        observation="Format error: call exactly one tool.",
+        end_reason="format_error",
+    )
+    traj.steps.insert(1, no_call)
+    for index, step in enumerate(traj.steps):
+        step.index = index
+    view = policy_chat(traj, llama31_tokenizer, action_format="tool_calls")
+    for messages in (view.messages, traj.messages()):
+        assistants = [m for m in messages if m["role"] == "assistant"]
+        assert ["tool_calls" in m for m in assistants] == [bool(s.tool_calls) for s in traj.steps]
+    got = render_trajectory(traj, llama31_tokenizer, mode="all", action_format="tool_calls")
+    trained = llama31_tokenizer.decode([t for t, m in zip(got.input_ids, got.loss_mask) if m])
+    assert "I will look at the tests next.<|eot_id|>" in trained
+    assert got.num_prefix_mismatches == 0
+    assert "Format error" in llama31_tokenizer.decode(got.input_ids)
 
 
 def test_chatml_without_tool_support_refuses_native_and_converts_by_default(tokenizer):

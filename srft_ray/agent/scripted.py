@@ -5,7 +5,8 @@ teacher), explores the repository, makes wrong moves on purpose (a failing comma
 no command, an edit of the wrong file, a broken edit) and then recovers and applies the fix, or
 does not and submits a patch that leaves the task unresolved. Every reply is a plain
 "THOUGHT + one fenced bash block" message, so it goes through the same parsing path as a real
-model's, and carries a ground-truth StepLabel(source="scripted") for that step.
+model's, and carries a ground-truth StepLabel(source="scripted") for that step: `mistake` for its
+wrong moves, `recover` for the revert that undoes one, `good` otherwise.
 The plan depends only on (instance_id, seed) and on what earlier observations showed.
 """
 
@@ -174,6 +175,7 @@ class ScriptedTeacher:
                     command=f"git checkout -- {wrong} && git status --short",
                     good=True,
                     why="reverts an earlier wrong edit",
+                    recover=True,
                 )
             )
         plan.append(
@@ -261,6 +263,7 @@ def _broken_edit_and_revert(target: str, test_command: str, *, recover: bool) ->
                 command=f"git checkout -- {target} && git status --short",
                 good=True,
                 why="reverts the broken edit",
+                recover=True,
             )
         )
     return moves

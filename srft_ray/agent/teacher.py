@@ -14,7 +14,9 @@ uses only the issue text and earlier observations to build each command:
 It reads the gold patch only to decide WHICH seen line is wrong and what it should become.
 Deliberate mistakes (a failing command, a reply without exactly one command, an edit of the wrong
 line, giving up, breaking a fixed file) follow `TeacherProfile` and keep ground-truth labels
-(StepLabel source "scripted"). Everything is deterministic in (instance_id, round, sample).
+(StepLabel source "scripted"): each mistake is labelled `mistake`, the `git checkout` that undoes
+its own wrong edit `recover`, every other move `good`. Everything is deterministic in
+(instance_id, round, sample).
 """
 
 from __future__ import annotations
@@ -83,13 +85,22 @@ class Move:
     good: bool
     why: str
     raw: str | None = None
+    recover: bool = False
+    """A good move that undoes the episode's own earlier mistake (a revert of a wrong edit)."""
+
+    @property
+    def kind(self) -> str:
+        """The ground-truth step kind: mistake, recover or good."""
+        if not self.good:
+            return "mistake"
+        return "recover" if self.recover else "good"
 
 
 def teacher_reply(move: Move, teacher: str, started: float) -> PolicyReply:
     """A move as the agent sees it (THOUGHT + one bash block) with its ground-truth label."""
     text = move.raw or f"THOUGHT: {move.thought}\n\n```bash\n{move.command}\n```"
     label = StepLabel(
-        label="good" if move.good else "bad",
+        label=move.kind,
         source="scripted",
         confidence=1.0,
         model=teacher,
@@ -284,6 +295,7 @@ class ImitableTeacher:
             command=f"git checkout -- {wrong.path}",
             good=True,
             why="reverts the wrong edit",
+            recover=True,
         )
 
     def _wrong_edit(self, lines: dict[int, str], edit: LineEdit) -> LineEdit | None:

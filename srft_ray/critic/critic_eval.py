@@ -1,14 +1,18 @@
-"""`srft critic-eval`: how well critic and rule labels detect bad steps, against reference labels.
+"""`srft critic-eval`: how well critic and rule labels detect mistakes, against reference labels.
 
 References are the ScriptedTeacher's ground truth (StepLabel source "scripted") or human labels
 carried by the trajectories, or a hand-labelled JSONL of {"trajectory_id", "step", "label"}
-(`step` is Step.index). The positive class is "bad": precision = of the steps flagged bad, how
-many are bad; recall = of the bad steps, how many were flagged. Predictions come from labelled
-stores: the raw critic label of each critic model and prompt version (source "critic"; two
-critics in one store are scored apart, never mixed), and the four label modes recomputed from it
-and the (deterministic) rules, so one labelled store answers every mode. A
-predicted `unknown` counts as not flagged (like `--unknown-as good`) and is reported separately.
-Undefined ratios (no flagged steps, no bad steps) are reported as 0.0.
+(`step` is Step.index; label one of the kinds good, unnecessary, mistake, recover; a legacy "bad"
+reads as mistake). The positive class is "mistake" (the kind srft masks): precision = of the
+steps flagged mistake, how many are mistakes; recall = of the mistakes, how many were flagged.
+Next to those, each row counts the reference's kinds and the predicted kinds, and a confusion
+matrix of reference kind x predicted kind (predicted `unknown` is its own column, before
+`--unknown-as`), which shows where unnecessary and recover steps land. Predictions come from
+labelled stores: the raw critic label of each critic model and prompt version (source "critic";
+two critics in one store are scored apart, never mixed), and the four label modes recomputed from
+it and the (deterministic) rules, so one labelled store answers every mode. A predicted `unknown`
+counts as not flagged (like `--unknown-as good`) and is reported separately. Undefined ratios (no
+flagged steps, no mistakes) are reported as 0.0.
 
     srft critic-eval --store runs/r0/labelled [--store ...] [--labels hand.jsonl] [--out eval.json]
 """
@@ -19,16 +23,24 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from srft_ray.critic.llm_critic import COMBINED_PREFIX
 from srft_ray.critic.rules import combine, rule_labels
-from srft_ray.data.model import DataError, StepLabel, Trajectory
+from srft_ray.data.model import LABELS, DataError, StepLabel, Trajectory, canonical_label
 from srft_ray.data.store import TrajectoryStore
 
 MODES = ("critic", "rules", "critic_and_rules", "critic_or_rules")
 REFERENCE_SOURCES = ("human", "scripted")
+KINDS = tuple(label for label in LABELS if label != "unknown")
+"""What a reference says of a step (rows of the confusion matrix)."""
+PREDICTED = LABELS
+"""What a prediction says (columns: the kinds and unknown)."""
+
+
+def _zero_matrix() -> dict[str, dict[str, int]]:
+    return {truth: dict.fromkeys(PREDICTED, 0) for truth in KINDS}
 
 
 @dataclass(kw_only=True)
@@ -44,17 +56,31 @@ class Metrics:
     fp: int = 0
     fn: int = 0
     tn: int = 0
+    confusion: dict[str, dict[str, int]] = field(default_factory=_zero_matrix)
+    """confusion[reference kind][predicted kind] = steps; predicted unknown before unknown_as."""
 
     def count(self, predicted: str, truth: str, unknown_as: str) -> None:
+        predicted, truth = canonical_label(predicted), canonical_label(truth)
         self.num_steps += 1
+        self.confusion[truth][predicted] += 1
         if predicted == "unknown":
             self.num_unknown += 1
-            predicted = unknown_as
-        flagged, bad = predicted == "bad", truth == "bad"
-        self.tp += flagged and bad
-        self.fp += flagged and not bad
-        self.fn += bad and not flagged
-        self.tn += not bad and not flagged
+            predicted = canonical_label(unknown_as)
+        flagged, mistake = predicted == "mistake", truth == "mistake"
+        self.tp += flagged and mistake
+        self.fp += flagged and not mistake
+        self.fn += mistake and not flagged
+        self.tn += not mistake and not flagged
+
+    @property
+    def reference_kinds(self) -> dict[str, int]:
+        """Steps per reference kind (the confusion matrix's row sums)."""
+        return {truth: sum(row.values()) for truth, row in self.confusion.items()}
+
+    @property
+    def predicted_kinds(self) -> dict[str, int]:
+        """Steps per predicted kind, unknown included (the column sums)."""
+        return {kind: sum(row[kind] for row in self.confusion.values()) for kind in PREDICTED}
 
     @property
     def precision(self) -> float:
@@ -76,11 +102,12 @@ class Metrics:
     def to_dict(self) -> dict:
         out = asdict(self)
         out.update(precision=self.precision, recall=self.recall, f1=self.f1, accuracy=self.accuracy)
+        out.update(reference_kinds=self.reference_kinds, predicted_kinds=self.predicted_kinds)
         return out
 
 
 def load_reference_jsonl(path: str | Path) -> dict[tuple[str, int], str]:
-    """(trajectory_id, step index) -> good/bad from a hand-labelled JSONL file."""
+    """(trajectory_id, step index) -> kind from a hand-labelled JSONL file ("bad": mistake)."""
     out = {}
     for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
         if not line.strip():
@@ -93,9 +120,13 @@ def load_reference_jsonl(path: str | Path) -> dict[tuple[str, int], str]:
         for key, kind in (("trajectory_id", str), ("step", int), ("label", str)):
             if not isinstance(row.get(key), kind) or isinstance(row.get(key), bool):
                 raise DataError(f"{where}: field {key!r} must be a {kind.__name__}")
-        if row["label"] not in ("good", "bad"):
-            raise DataError(f"{where}: field 'label' must be good or bad, got {row['label']!r}")
-        out[(row["trajectory_id"], row["step"])] = row["label"]
+        label = canonical_label(row["label"])
+        if label not in KINDS:
+            raise DataError(
+                f"{where}: field 'label' must be one of {', '.join(KINDS)} (or the legacy bad), "
+                f"got {row['label']!r}"
+            )
+        out[(row["trajectory_id"], row["step"])] = label
     return out
 
 
@@ -105,7 +136,7 @@ def reference_from_trajectories(trajs: Iterable[Trajectory]) -> dict[tuple[str, 
     for traj in trajs:
         for step in traj.steps:
             found = step.label_from(*REFERENCE_SOURCES)
-            if found is not None and found.label in ("good", "bad"):
+            if found is not None and found.label in KINDS:
                 out[(traj.trajectory_id, step.index)] = found.label
     return out
 
@@ -168,6 +199,26 @@ def format_table(rows: list[Metrics]) -> str:
     return "\n".join(lines)
 
 
+def format_confusion(rows: list[Metrics]) -> str:
+    """Each row's matrix on one line: per reference kind, its steps by predicted kind."""
+    short = " ".join(f"{kind[0] if kind != 'unknown' else '?'}={kind}" for kind in PREDICTED)
+    heads = "".join(f"{kind[0] if kind != 'unknown' else '?':>3}" for kind in PREDICTED)
+    width = len(heads)
+    prefix = f"{'source':<16} {'critic':<16} {'prompt':<16} {'mode':<17} "
+    lines = [
+        f"confusion: reference kind (groups) x predicted kind ({short})",
+        " " * len(prefix) + " | ".join(f"{kind:<{width}}" for kind in KINDS),
+        prefix + " | ".join(heads for _ in KINDS),
+    ]
+    for m in rows:
+        groups = ["".join(f"{m.confusion[t][p]:>3}" for p in PREDICTED) for t in KINDS]
+        lines.append(
+            f"{m.source[-16:]:<16} {m.critic_model[-16:]:<16} {m.prompt_version[-16:]:<16} "
+            f"{m.mode:<17} " + " | ".join(groups)
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="srft critic-eval", description=__doc__.split("\n")[0])
     parser.add_argument("--store", action="append", default=[], help="labelled store (repeatable)")
@@ -176,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         help="reference: a JSONL of {trajectory_id, step, label} or a store directory "
         "whose steps carry scripted/human labels; default: the labels inside each --store",
     )
-    parser.add_argument("--unknown-as", choices=("good", "bad"), default="good")
+    parser.add_argument(
+        "--unknown-as",
+        choices=(*KINDS, "bad"),
+        default="good",
+        help="the kind a predicted unknown counts as in precision/recall (bad: mistake)",
+    )
     parser.add_argument("--out", help="write the metrics as JSON here")
     args = parser.parse_args(argv)
     if not args.store:
@@ -202,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         rows += evaluate(trajs, reference, source=store_dir, unknown_as=args.unknown_as)
     print(format_table(rows))
+    print()
+    print(format_confusion(rows))
     if args.out:
         Path(args.out).write_text(json.dumps([m.to_dict() for m in rows], indent=2) + "\n")
         print(f"critic-eval: wrote {args.out}")

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from srft_ray.actor_pool import ActorPool
 from srft_ray.critic.backends import CriticEngineDied
 from srft_ray.critic.llm_critic import CritiqueStats
-from srft_ray.data.model import Trajectory
+from srft_ray.data.model import LABELS, Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.logs import worker_log_hint
 from srft_ray.masking import DEFAULT_LABEL_SOURCES
@@ -219,11 +219,11 @@ class CritiquePool:
 
 def final_label_counts(store: TrajectoryStore) -> dict[str, int]:
     """Steps of the store per final label (the label training reads: masking's source order)."""
-    counts = {"good": 0, "bad": 0, "unknown": 0}
+    counts = dict.fromkeys(LABELS, 0)
     for traj in store:
         for step in traj.steps:
             found = step.label_from(*DEFAULT_LABEL_SOURCES)
-            counts[found.label if found and found.label in ("good", "bad") else "unknown"] += 1
+            counts[found.label if found else "unknown"] += 1
     return counts
 
 
@@ -232,9 +232,10 @@ def check_unknown_share(counts: dict[str, int], limit: float, where: Any) -> Non
     num_steps = sum(counts.values())
     share = counts.get("unknown", 0) / num_steps if num_steps else 0.0
     if share > limit:
+        known = ", ".join(f"{kind} {n}" for kind, n in counts.items() if kind != "unknown")
         raise UnknownLabelsError(
             f"{where}: {share:.1%} of the labelled steps are unknown ({counts.get('unknown', 0)} "
-            f"of {num_steps}; good {counts.get('good', 0)}, bad {counts.get('bad', 0)}), above "
+            f"of {num_steps}; {known}), above "
             f"max_unknown_share={limit:g}. The critic gave no verdict for them (see the bad "
             "outputs above: overflow, unparsable replies, a failing backend). Fix the critic, "
             "or raise the limit: critique_pool.max_unknown_share=... (srft run) or "

@@ -1,7 +1,7 @@
 """Rule labels (no model needed) and how they combine with critic labels.
 
-Rules only ever say "bad", each with the evidence in its rationale; a step no rule fires on is
-simply not flagged. The rules:
+Rules only ever say "mistake", each with the evidence in its rationale; a step no rule fires on
+is simply not flagged. The rules:
 - failed_command: the command ended with a non-zero return code or was killed (timeout, memory,
   output limit). Exit code 1 is an answer, not a failure, for `grep`/`diff`/`cmp`/`test` ("no
   match"/"differs") and for test runners (`pytest`, `python -m unittest`, `tox`, ...: "tests
@@ -16,13 +16,15 @@ simply not flagged. The rules:
 Edits are found on the command's shell surface: text inside quotes (a `python -c` script) and
 heredoc bodies are not redirects.
 
-Combination modes (the label training uses; `unknown` means the critic gave no verdict):
-- critic: the critic's label.
-- rules: bad if any rule fired, else good.
-- critic_and_rules: bad if the critic says bad AND a rule fired; unknown if the critic has no
-  verdict and a rule fired; else good (precision first).
-- critic_or_rules: bad if the critic says bad OR a rule fired; unknown if the critic has no
-  verdict and no rule fired; else good (recall first).
+Combination modes (the kind training uses; `unknown` means the critic gave no verdict; a
+critic's legacy "bad" is a mistake):
+- critic: the critic's kind.
+- rules: mistake if any rule fired, else good.
+- critic_and_rules: mistake if the critic says mistake AND a rule fired; a critic's mistake no
+  rule confirms is good; unknown if the critic has no verdict and a rule fired; no verdict and no
+  rule: good; otherwise the critic's kind (precision first).
+- critic_or_rules: mistake if the critic says mistake OR a rule fired; else the critic's kind
+  (unknown when it gave none; recall first).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from srft_ray.data.model import StepLabel, Trajectory
+from srft_ray.data.model import StepLabel, Trajectory, canonical_label
 
 RULE_NAMES = ("failed_command", "format_error", "syntax_error", "reverted_edit")
 _EXIT_1_IS_AN_ANSWER = {"grep", "egrep", "fgrep", "rg", "diff", "cmp", "test", "["}
@@ -176,12 +178,12 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def rule_labels(traj: Trajectory) -> list[list[StepLabel]]:
-    """Per step, one bad StepLabel (source "rule", model = rule name) per rule that fired."""
+    """Per step, one mistake StepLabel (source "rule", model = rule name) per rule that fired."""
     out: list[list[StepLabel]] = [[] for _ in traj.steps]
 
     def flag(i: int, rule: str, why: str) -> None:
         if not any(lab.model == rule for lab in out[i]):
-            out[i].append(StepLabel(label="bad", source="rule", model=rule, rationale=why))
+            out[i].append(StepLabel(label="mistake", source="rule", model=rule, rationale=why))
 
     edits: list[tuple[int, set[str]]] = []
     for i, step in enumerate(traj.steps):
@@ -219,18 +221,18 @@ def rule_labels(traj: Trajectory) -> list[list[StepLabel]]:
 
 def combine(mode: str, critic: StepLabel | None, rules: list[StepLabel]) -> str:
     """The final label under `mode` (see the module doc for the exact definitions)."""
-    critic_label = critic.label if critic is not None else "unknown"
-    fired = any(lab.label == "bad" for lab in rules)
+    kind = canonical_label(critic.label) if critic is not None else "unknown"
+    fired = any(canonical_label(lab.label) == "mistake" for lab in rules)
     if mode == "critic":
-        return critic_label
+        return kind
     if mode == "rules":
-        return "bad" if fired else "good"
+        return "mistake" if fired else "good"
     if mode == "critic_and_rules":
-        if critic_label == "unknown":
+        if kind == "unknown":
             return "unknown" if fired else "good"
-        return "bad" if critic_label == "bad" and fired else "good"
+        if kind == "mistake":
+            return "mistake" if fired else "good"
+        return kind
     if mode == "critic_or_rules":
-        if fired or critic_label == "bad":
-            return "bad"
-        return critic_label
+        return "mistake" if fired or kind == "mistake" else kind
     raise ValueError(f"unknown label mode {mode!r}")

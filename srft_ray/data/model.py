@@ -14,10 +14,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Label = Literal["good", "bad", "unknown"]
-LabelSource = Literal["critic", "rule", "outcome", "human", "scripted"]
-LABELS: tuple[str, ...] = ("good", "bad", "unknown")
-LABEL_SOURCES: tuple[str, ...] = ("critic", "rule", "outcome", "human", "scripted")
+# The paper's step kinds: a good move; an unnecessary one (harmless but not needed); a mistake
+# (the error SRFT keeps out of the loss); a recover (the move that undoes an earlier mistake).
+Label = Literal["good", "unnecessary", "mistake", "recover", "unknown"]
+LabelSource = Literal["critic", "rule", "outcome", "human", "scripted", "replay"]
+LABELS: tuple[str, ...] = ("good", "unnecessary", "mistake", "recover", "unknown")
+LABEL_SOURCES: tuple[str, ...] = ("critic", "rule", "outcome", "human", "scripted", "replay")
+# Names older stores, critics and code still use: "bad" was the one error kind before the four.
+LEGACY_LABELS: dict[str, str] = {"bad": "mistake"}
+
+
+def canonical_label(label: str) -> str:
+    """`label` as one of LABELS when it is a legacy name ("bad" -> "mistake"), else unchanged."""
+    return LEGACY_LABELS.get(label, label)
 
 
 class DataError(ValueError):
@@ -76,7 +85,8 @@ class Task:
 
 @dataclass(kw_only=True)
 class StepLabel:
-    """A verdict on one step: was it a correct move or an error the student should not learn?"""
+    """A verdict on one step: which kind of move it was (see LABELS); a mistake is the error the
+    student should not learn. A legacy "bad" is read as "mistake"."""
 
     label: Label
     source: LabelSource
@@ -88,6 +98,7 @@ class StepLabel:
     rationale: str = ""
 
     def __post_init__(self) -> None:
+        self.label = canonical_label(self.label)  # type: ignore[assignment]
         if self.label not in LABELS:
             raise DataError(f"step label {self.label!r} is not one of {LABELS}")
         if self.source not in LABEL_SOURCES:
@@ -153,6 +164,12 @@ class Step:
     """How the command ended: exit, timeout, memory_limit, output_limit, format_error, submitted."""
     model_seconds: float = 0.0
     exec_seconds: float = 0.0
+    tree: str | None = None
+    """Git tree id of the working tree after this step's command (recorded during collection or
+    a replay; None when not recorded). Equal ids mean identical trees."""
+    tree_diff: str | None = None
+    """The working tree after this step as a diff against base_commit, recorded when `tree`
+    differs from the tree before the step (None: unchanged or not recorded)."""
     labels: list[StepLabel] = field(default_factory=list)
 
     def label_from(self, *sources: str) -> StepLabel | None:

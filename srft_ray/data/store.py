@@ -42,7 +42,8 @@ from srft_ray.data.model import (
 
 # 2: tool calls, raw outputs, tool schemas and the observation template (all nullable; parts
 # written at version 1 read with empty tool calls and an unknown template).
-SCHEMA_VERSION = 2
+# 3: each step's working tree (tree id and diff against base_commit; nullable, unrecorded).
+SCHEMA_VERSION = 3
 COMPLETE_MARKER = "_COMPLETE"
 
 LABEL_TYPE = pa.struct(
@@ -80,6 +81,8 @@ STEP_TYPE = pa.struct(
         ("labels", pa.list_(LABEL_TYPE)),
         ("tool_calls", pa.list_(TOOL_CALL_TYPE)),
         ("output", pa.string()),
+        ("tree", pa.string()),
+        ("tree_diff", pa.string()),
     ]
 )
 OUTCOME_TYPE = pa.struct(

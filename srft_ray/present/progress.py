@@ -289,10 +289,13 @@ def stage_line(name: str, metrics: dict[str, Any], first_loss: float | None) -> 
         )
     if name == "critique":
         steps = metrics.get("num_steps")
-        return "steps {}: good {}, bad {}, unknown {}".format(
+        mistakes = metrics.get("num_mistake", metrics.get("num_bad"))  # num_bad: older runs
+        return "steps {}: good {}, unnecessary {}, mistake {}, recover {}, unknown {}".format(
             steps if steps is not None else "n/a",
             metrics.get("num_good", "n/a"),
-            _percent(metrics.get("num_bad"), steps),
+            metrics.get("num_unnecessary", "n/a"),
+            _percent(mistakes, steps),
+            metrics.get("num_recover", "n/a"),
             metrics.get("num_unknown", "n/a"),
         )
     if name == "train":

@@ -129,7 +129,8 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 th { background: #f4f4f4; } td.l, th.l { text-align: left; }
 pre { background: #f7f7f7; padding: 8px; font-size: 12px; overflow-x: auto; }
 .note { background: #fff6d6; border: 1px solid #e8d48a; padding: 6px 10px; font-size: 13px; }
-.good { color: #2ca02c; } .bad { color: #d62728; } .unknown { color: #777; }
+.good { color: #2ca02c; } .unnecessary { color: #ff7f0e; } .mistake { color: #d62728; }
+.recover { color: #1f77b4; } .unknown { color: #777; }
 """
 
 
@@ -173,11 +174,11 @@ def _charts(rounds: list[RoundData], base: dict[str, Any] | None = None) -> list
         ),
         bar_chart(
             names,
-            {"bad steps": [c.get("bad", 0) for c in label_counts]},
-            title="Steps labelled bad per round (loss-masked by SRFT)",
+            {"mistakes": [c.get("mistake", 0) for c in label_counts]},
+            title="Steps labelled mistake per round (loss-masked by SRFT)",
             x_label="round",
             y_label="steps",
-            colors={"bad steps": LABEL_COLORS["bad"]},
+            colors={"mistakes": LABEL_COLORS["mistake"]},
             y_format="{:g}",
         ),
         line_chart(
@@ -233,17 +234,14 @@ def _wall_chart(names: list[str], rounds: list[RoundData]) -> str:
 
 
 def _summary_table(rounds: list[RoundData]) -> str:
-    head = ["round", "status", "collected resolved", "held-out resolved", "bad steps"]
+    head = ["round", "status", "collected resolved", "held-out resolved", "mistake steps"]
     head += ["trained-token share", "final loss"] + [f"{s} wall" for s in STAGES]
     rows = []
     for d in rounds:
         counts = d.label_counts or {}
         total = sum(counts.values())
-        bad = (
-            f"{counts.get('bad', 0)}/{total} ({counts.get('bad', 0) / total:.0%})"
-            if total
-            else "n/a"
-        )
+        mistakes = counts.get("mistake", 0)
+        bad = f"{mistakes}/{total} ({mistakes / total:.0%})" if total else "n/a"
         share = "n/a" if d.trained_token_share is None else f"{d.trained_token_share:.1%}"
         loss = f"{d.losses[-1][1]:.4g}" if d.losses else "n/a"
         cells = [str(d.manifest.round_index), d.manifest.status, _rate(d.collect_resolved)]
@@ -256,7 +254,8 @@ def _summary_table(rounds: list[RoundData]) -> str:
 
 def _trajectory_table(run_dir: Path, out: Path, data: RoundData) -> str:
     head = "<tr><th class=l>trajectory</th><th class=l>task</th><th>steps</th>"
-    head += "<th>good</th><th>bad</th><th>unknown</th><th>resolved</th><th class=l>viewer</th></tr>"
+    head += "".join(f"<th>{kind}</th>" for kind in LABEL_COLORS)
+    head += "<th>resolved</th><th class=l>viewer</th></tr>"
     rows = []
     for traj in data.trajectories:
         labels = [step_label(s) for s in traj.steps]
@@ -270,7 +269,7 @@ def _trajectory_table(run_dir: Path, out: Path, data: RoundData) -> str:
         rows.append(
             f"<tr><td class=l>{escape(traj.trajectory_id)}</td>"
             f"<td class=l>{escape(traj.instance_id)}</td><td>{traj.num_steps}</td>"
-            + "".join(f"<td class={k}>{labels.count(k)}</td>" for k in ("good", "bad", "unknown"))
+            + "".join(f"<td class={k}>{labels.count(k)}</td>" for k in LABEL_COLORS)
             + f"<td>{resolved}</td><td class=l>{link}</td></tr>"
         )
     shown = f"{len(data.trajectories)} of {data.num_trajectories}"

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srft_ray.data.model import Trajectory
+from srft_ray.data.model import LABELS, Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.runstate.layout import read_train_metrics
 from srft_ray.runstate.manifest import RoundManifest
 
-LABEL_SOURCES = ("human", "critic", "rule", "outcome", "scripted")
+LABEL_SOURCES = ("human", "replay", "critic", "rule", "outcome", "scripted")
 
 
 @dataclass
@@ -48,7 +48,7 @@ def load_round(manifest: RoundManifest, max_trajectories: int) -> RoundData:
     paths, stages = manifest.paths, manifest.stages
     data = RoundData(manifest=manifest)
     store = paths.labelled if any(paths.labelled.glob("part-*.parquet")) else paths.collected
-    counts = {"good": 0, "bad": 0, "unknown": 0}
+    counts = dict.fromkeys(LABELS, 0)
     if store.is_dir():
         for traj in TrajectoryStore(store):
             data.num_trajectories += 1
@@ -60,7 +60,9 @@ def load_round(manifest: RoundManifest, max_trajectories: int) -> RoundData:
     if sum(counts.values()):
         data.label_counts = counts
     elif "num_steps" in stages["critique"].metrics:
-        data.label_counts = {k: int(stages["critique"].metrics.get(f"num_{k}", 0)) for k in counts}
+        metrics = dict(stages["critique"].metrics)
+        metrics.setdefault("num_mistake", metrics.get("num_bad", 0))  # runs before the 4 kinds
+        data.label_counts = {k: int(metrics.get(f"num_{k}", 0)) for k in counts}
     data.collect_resolved = _resolved(paths.collected)
     evaluate = stages["evaluate"].metrics
     if "num_tasks" in evaluate and "num_resolved" in evaluate:

@@ -9,7 +9,14 @@ import math
 from html import escape
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
-LABEL_COLORS = {"good": "#2ca02c", "bad": "#d62728", "unknown": "#9e9e9e"}
+# One colour per step kind, shared by the report's charts and `srft view`.
+LABEL_COLORS = {
+    "good": "#2ca02c",
+    "unnecessary": "#ff7f0e",
+    "mistake": "#d62728",
+    "recover": "#1f77b4",
+    "unknown": "#9e9e9e",
+}
 
 WIDTH, HEIGHT = 560, 300
 LEFT, RIGHT, TOP, BOTTOM = 62, 16, 40, 46

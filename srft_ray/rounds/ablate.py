@@ -158,7 +158,7 @@ def arm_data(arm: Arm, trajs: list[Trajectory], out: Path) -> tuple[Path, dict[s
             with_labels(t, lab, source=source, model=f"ablate:{arm.name}")
             for t, lab in zip(chosen, labels, strict=True)
         ]
-        facts["num_bad_steps"] = sum(lab == "bad" for steps in labels for lab in steps)
+        facts["num_mistake_steps"] = sum(lab == "mistake" for steps in labels for lab in steps)
         facts["label_sources"] = [source]
     store = TrajectoryStore(out)
     store.append(chosen)

@@ -6,9 +6,11 @@ variant picks one of those per step (or corrupts the ground truth to a target F1
 derived store whose every step carries exactly that one label, so what SRFT masks is explicit
 and inspectable (`srft view` works on it).
 
-Label corruption at F1 f: with B bad steps, flip round((1-f)B) bad steps to good (misses) and
-as many good steps to bad (false alarms). Then recall = precision = f, so F1 = f exactly up to
-rounding (fewer good steps than needed caps the false alarms; the achieved F1 is reported).
+Labels are the paper's step kinds; mistake is the positive class. Label corruption at F1 f: with
+M mistakes, flip round((1-f)M) mistakes to good (misses) and as many good steps to mistake (false
+alarms); unnecessary and recover steps are left alone. Then recall = precision = f, so F1 = f
+exactly up to rounding (fewer good steps than needed caps the false alarms; the achieved F1 is
+reported).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Iterable
 
 from srft_ray.critic.llm_critic import COMBINED_PREFIX
 from srft_ray.critic.rules import combine, rule_labels
-from srft_ray.data.model import StepLabel, Trajectory
+from srft_ray.data.model import StepLabel, Trajectory, canonical_label
 
 VARIANT_SOURCES = {"scripted": "scripted", "rules": "rule", "critic": "critic"}
 VARIANT_SOURCES["critic_or_rules"] = "critic"
@@ -35,7 +37,7 @@ def _raw_critic(step) -> StepLabel | None:
 
 
 def variant_labels(traj: Trajectory, variant: str) -> list[str]:
-    """Per step: good / bad / unknown under `variant` (scripted, rules, critic, critic_or_rules)."""
+    """Per step: the kind (or unknown) under `variant` (scripted, rules, critic, critic_or_rules)."""
     if variant == "scripted":
         found = [s.label_from("scripted") for s in traj.steps]
         return [lab.label if lab else "unknown" for lab in found]
@@ -60,33 +62,34 @@ def with_labels(traj: Trajectory, labels: list[str], *, source: str, model: str)
 def corrupt(
     labels: list[list[str]], target_f1: float, *, seed: int
 ) -> tuple[list[list[str]], float]:
-    """Flip ground-truth labels (per trajectory, per step) so bad-step F1 is `target_f1`."""
+    """Flip ground-truth kinds (per trajectory, per step) so mistake F1 is `target_f1`."""
     if not 0.0 < target_f1 <= 1.0:
         raise ValueError(f"target F1 must be in (0, 1], got {target_f1}")
-    where_bad = [
-        (t, s) for t, steps in enumerate(labels) for s, lab in enumerate(steps) if lab == "bad"
+    out = [[canonical_label(lab) for lab in steps] for steps in labels]
+    where_mistake = [
+        (t, s) for t, steps in enumerate(out) for s, lab in enumerate(steps) if lab == "mistake"
     ]
     where_good = [
-        (t, s) for t, steps in enumerate(labels) for s, lab in enumerate(steps) if lab == "good"
+        (t, s) for t, steps in enumerate(out) for s, lab in enumerate(steps) if lab == "good"
     ]
-    flips = round((1.0 - target_f1) * len(where_bad))
+    flips = round((1.0 - target_f1) * len(where_mistake))
     rng = random.Random(seed)
-    missed = rng.sample(where_bad, min(flips, len(where_bad)))
+    missed = rng.sample(where_mistake, min(flips, len(where_mistake)))
     alarms = rng.sample(where_good, min(flips, len(where_good)))
-    out = [list(steps) for steps in labels]
     for t, s in missed:
         out[t][s] = "good"
     for t, s in alarms:
-        out[t][s] = "bad"
+        out[t][s] = "mistake"
     return out, label_f1(labels, out)
 
 
 def label_f1(truth: Iterable[list[str]], predicted: Iterable[list[str]]) -> float:
-    """F1 of bad-step detection (unknown predictions count as good)."""
+    """F1 of mistake detection (any other kind, unknown included, is the negative class)."""
     tp = fp = fn = 0
     for t_steps, p_steps in zip(truth, predicted, strict=True):
         for t, p in zip(t_steps, p_steps, strict=True):
-            tp += t == "bad" and p == "bad"
-            fp += t != "bad" and p == "bad"
-            fn += t == "bad" and p != "bad"
+            t, p = canonical_label(t) == "mistake", canonical_label(p) == "mistake"
+            tp += t and p
+            fp += p and not t
+            fn += t and not p
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from srft_ray.data.model import Task
+from srft_ray.data.model import LABELS, Task
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds.config import LoopConfig
 from srft_ray.runstate.hashing import inputs_hash
@@ -163,13 +163,12 @@ def label_counts(store: TrajectoryStore) -> dict[str, int]:
     """Steps per final label (the label training uses: masking's default source order)."""
     from srft_ray.masking import DEFAULT_LABEL_SOURCES
 
-    counts = {"num_trajectories": 0, "num_steps": 0, "num_good": 0, "num_bad": 0}
-    counts["num_unknown"] = 0
+    counts = {"num_trajectories": 0, "num_steps": 0}
+    counts.update({f"num_{kind}": 0 for kind in LABELS})
     for traj in store:
         counts["num_trajectories"] += 1
         for step in traj.steps:
             found = step.label_from(*DEFAULT_LABEL_SOURCES)
-            label = found.label if found and found.label in ("good", "bad") else "unknown"
             counts["num_steps"] += 1
-            counts[f"num_{label}"] += 1
+            counts[f"num_{found.label if found else 'unknown'}"] += 1
     return counts

@@ -37,7 +37,9 @@ STAGE_METRICS: dict[str, dict[str, str]] = {
     "critique": {
         "num_steps": "steps labelled",
         "num_good": "steps labelled good",
-        "num_bad": "steps labelled bad (loss-masked by SRFT)",
+        "num_unnecessary": "steps labelled unnecessary (trained unless masking.masked_kinds has it)",
+        "num_mistake": "steps labelled mistake (loss-masked by SRFT; num_bad in older runs)",
+        "num_recover": "steps labelled recover (they undo an earlier mistake)",
         "num_unknown": "steps the critic could not decide",
     },
     "train": {

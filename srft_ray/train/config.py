@@ -39,8 +39,8 @@ class TrainConfig:
     The loop uses it to mask a teacher's rounds by step and the student's own by outcome."""
     masking: MaskingConfig = field(default_factory=lambda: MaskingConfig(max_length=4096))
     """What is trained and how a trajectory is rendered (srft_ray.masking.MaskingConfig): mode,
-    unknown_as, label_sources, max_length (None: no cut), action_format, observation_template,
-    overflow."""
+    masked_kinds, unknown_as, label_sources, max_length (None: no cut), action_format,
+    observation_template, overflow."""
     resources: Resources = field(default_factory=lambda: Resources(num_workers=0))
     """Ray Train workers (one per GPU on a GPU cluster: num_gpus 1, nccl; else CPU workers with
     gloo) and what each reserves; num_workers 0 runs train_loop in the calling process."""

@@ -79,18 +79,20 @@ def test_scripted_episodes_resolve_as_the_teacher_planned(scripted_runner, embed
         assert last.end_reason == "submitted" and last.observation is None
         for step in traj.steps:
             (label,) = step.labels
-            assert label.source == "scripted" and label.label in ("good", "bad")
+            assert label.source == "scripted" and label.label in ("good", "mistake", "recover")
+            if label.label == "recover":  # the teacher undoing its own wrong edit
+                assert step.command.startswith("git checkout -- ")
             assert step.observation is not None or step is last
             if step.command is None:
                 assert step.end_reason == "format_error" and "Format error" in step.observation
-                assert label.label == "bad"
+                assert label.label == "mistake"
             else:
                 assert "<returncode>" in (step.observation or "<returncode>")
         if traj.outcome.resolved:
             added = [ln for ln in task.patch.splitlines() if ln.startswith("+") and ln[1:3] != "++"]
             assert all(line in traj.outcome.patch for line in added)
     labels = [s.labels[0].label for t in trajs for s in t.steps]
-    assert "good" in labels and "bad" in labels
+    assert "good" in labels and "mistake" in labels
 
 
 def test_format_errors_get_the_observation_and_count(scripted_runner, calc_task):

@@ -10,6 +10,7 @@ import pytest
 
 from srft_ray.agent.sed_edits import LineEdit, one_line_edits, sed_command, sed_substitution
 from srft_ray.agent.teacher import TeacherProfile, example_call, observation_output
+from srft_ray.data.model import Task
 
 LINE_PAIRS = [
     ("    return price + price * pct / 100", "    return price - price * pct / 100"),
@@ -167,8 +168,89 @@ def test_teacher_labels_agree_with_grading_and_rounds_differ(generated):
         assert [s.command for s in traj.steps][-1] == "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
     for task, traj in _episodes(generated, never):
         assert traj.outcome.resolved is False, task.instance_id
-        assert traj.steps[-1].labels[0].label == "bad"  # the unresolved submit
+        assert traj.steps[-1].labels[0].label == "mistake"  # the unresolved submit
     mixed = TeacherProfile()
     first = [[s.command for s in t.steps] for _, t in _episodes(generated, mixed, 0)]
     second = [[s.command for s in t.steps] for _, t in _episodes(generated, mixed, 1)]
     assert first != second  # the round enters the seed
+
+
+CALC = ["def add(a, b):", "    total = a * 1", "    return total + b + 1", ""]
+CALC_TASK = Task(
+    instance_id="demo__calc-1",
+    repo="demo/calc",
+    base_commit="abc",
+    problem_statement="`calc.add(2, 3)` returns 6, but 5 was expected.",
+    patch=(
+        "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n"
+        "@@ -1,3 +1,3 @@ def add(a, b):\n def add(a, b):\n     total = a * 1\n"
+        "-    return total + b + 1\n+    return total + b\n"
+    ),
+)
+
+
+def _scripted_episode(teacher) -> list[tuple[str, str | None, str]]:
+    """(kind, command, raw reply) per move, answering each command as a checkout of calc.py would
+    (a grep hit, a numbered listing, a file list; empty output otherwise) up to the submit."""
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "task"}]
+    moves = []
+    for _ in range(20):
+        reply = teacher.generate(messages)
+        found = re.findall(r"```bash\n(.*?)\n```", reply.text, re.DOTALL)
+        command = found[0] if len(found) == 1 else None
+        moves.append((reply.labels[0].label, command, reply.text))
+        if command == "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT":
+            return moves
+        output = ""
+        if command and command.startswith("grep -rn"):
+            output = "./calc.py:1:def add(a, b):\n"
+        elif command and command.startswith("nl -ba"):
+            output = "".join(f"{n:6d}\t{line}\n" for n, line in enumerate(CALC, 1))
+        elif command and command.startswith("git ls-files"):
+            output = "calc.py\nutil.py\n"
+        messages += [
+            {"role": "assistant", "content": reply.text},
+            {"role": "user", "content": f"<returncode>0</returncode>\n<output>\n{output}</output>"},
+        ]
+    raise AssertionError("the teacher never submitted")
+
+
+def test_ground_truth_kinds_mistake_recover_good():
+    """Wrong moves are mistakes, the revert of the teacher's own wrong edit is a recover, the
+    rest good (imitable and oracle teachers alike)."""
+    from srft_ray.agent.scripted import ScriptedTeacher
+    from srft_ray.agent.teacher import ImitableTeacher
+
+    always_errs = TeacherProfile(
+        resolve_probability=1.0,
+        failing_command_probability=1.0,
+        format_error_probability=1.0,
+        wrong_edit_probability=1.0,
+    )
+    moves = _scripted_episode(ImitableTeacher(CALC_TASK, profile=always_errs))
+    # failing cat, grep, nl, no command, example, wrong sed, example, revert, fix, example, submit
+    kinds = ["mistake", "good", "good", "mistake", "good", "mistake", "good", "recover"]
+    assert [kind for kind, _, _ in moves] == kinds + ["good"] * 3
+    assert moves[5][1].startswith("sed -i '") and moves[7][1] == "git checkout -- calc.py"
+
+    from srft_ray.agent.scripted import ScriptedConfig
+
+    config = ScriptedConfig(
+        mode="oracle",
+        resolve_probability=1.0,
+        failing_command_probability=0.0,
+        format_error_probability=0.0,
+        wrong_file_probability=1.0,
+        broken_edit_probability=1.0,
+    )
+    moves = _scripted_episode(ScriptedTeacher(CALC_TASK, config=config))
+    recovers = [command for kind, command, _ in moves if kind == "recover"]
+    assert recovers == [
+        "git checkout -- calc.py && git status --short",  # the broken edit
+        "git checkout -- util.py && git status --short",  # the edit of the wrong file
+    ]
+    assert [kind for kind, _, _ in moves].count("mistake") == 2
+    assert {kind for kind, _, _ in moves} == {"good", "mistake", "recover"}
+    config.resolve_probability = 0.0  # no recovery: the wrong edits stay and the submit is wrong
+    moves = _scripted_episode(ScriptedTeacher(CALC_TASK, config=config))
+    assert "recover" not in [kind for kind, _, _ in moves] and moves[-1][0] == "mistake"

@@ -7,6 +7,7 @@ import pytest
 from srft_ray.critic.backends import EngineActorBackend
 from srft_ray.critic.config import CriticConfig, PromptConfig
 from srft_ray.critic.llm_critic import COMBINED_PREFIX, LLMCritic
+from srft_ray.masking import KINDS
 
 from .trajectories import make_trajectory
 
@@ -39,7 +40,7 @@ def test_both_modes_label_every_step(engine_actor, tokenizer, mode):
     assert sum(stats.bad_outputs.values()) == 0
     for traj in batch.trajectories:
         for label in _critic_labels(traj):
-            assert label.label in ("good", "bad")
+            assert label.label in KINDS  # a critic's "bad" reads as mistake
             assert label.prompt_version == f"{mode}/v1"
             assert 0.0 < label.confidence <= 1.0
             assert label.model == "SmolLM2-135M-Instruct"
@@ -47,7 +48,7 @@ def test_both_modes_label_every_step(engine_actor, tokenizer, mode):
         assert traj.steps[2].labels[0].source == "scripted"
         assert any(lab.model == "failed_command" for lab in traj.steps[2].labels)
         assert traj.steps[2].labels[-1].model == COMBINED_PREFIX + "critic_or_rules"
-        assert traj.steps[2].labels[-1].label == "bad"  # a rule fired, so OR says bad
+        assert traj.steps[2].labels[-1].label == "mistake"  # a rule fired, so OR says mistake
     assert trajs[0].steps[0].labels[-1].source == "scripted"  # inputs are not modified
 
 
@@ -97,7 +98,5 @@ def test_context_overflow_labels_unknown_and_spares_the_rest(engine_actor, token
                 labels == ["unknown", "unknown"]
                 and "overflow" in _critic_labels(batch.trajectories[0])[-1].rationale
             )
-            assert all(
-                lab.label in ("good", "bad") for lab in _critic_labels(batch.trajectories[1])
-            )
+            assert all(lab.label in KINDS for lab in _critic_labels(batch.trajectories[1]))
             assert batch.stats.bad_outputs["engine_error"] == 0

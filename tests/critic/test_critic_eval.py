@@ -12,9 +12,9 @@ from .trajectories import make_trajectory
 
 
 def _labelled():
-    # Truth (scripted): steps 2 and 3 bad. Rules fire on 2, 3, 4 (see test_rules).
+    # Truth (scripted): steps 2 and 3 mistakes, 5 a recover. Rules fire on 2, 3, 4 (test_rules).
     traj = make_trajectory("e")
-    per_step = {2: "bad", 4: "bad", 5: "bad", 8: "unknown"}
+    per_step = {0: "unnecessary", 2: "mistake", 4: "bad", 5: "mistake", 8: "unknown"}
     for step in traj.steps:
         step.labels.append(
             StepLabel(
@@ -53,36 +53,91 @@ def test_metrics_match_hand_computed_numbers():
     assert len(rows) == 7  # rules + 3 modes for each of the 2 prompt versions
 
 
+def test_confusion_matrix_and_kind_counts_by_hand():
+    traj = _labelled()
+    rows = {
+        (m.prompt_version, m.mode): m for m in evaluate([traj], reference_from_trajectories([traj]))
+    }
+    critic = rows[("per_step/v1", "critic")]
+    # reference kind -> predicted kind (good, unnecessary, mistake, recover, unknown)
+    assert critic.confusion == {
+        "good": {"good": 3, "unnecessary": 1, "mistake": 1, "recover": 0, "unknown": 1},
+        "unnecessary": {"good": 0, "unnecessary": 0, "mistake": 0, "recover": 0, "unknown": 0},
+        "mistake": {"good": 1, "unnecessary": 0, "mistake": 1, "recover": 0, "unknown": 0},
+        "recover": {"good": 0, "unnecessary": 0, "mistake": 1, "recover": 0, "unknown": 0},
+    }
+    assert critic.reference_kinds == {"good": 6, "unnecessary": 0, "mistake": 2, "recover": 1}
+    kinds = {"good": 4, "unnecessary": 1, "mistake": 3, "recover": 0, "unknown": 1}
+    assert critic.predicted_kinds == kinds
+    # The rules only say mistake or good: the recover step (a revert) is not flagged.
+    assert rows[("-", "rules")].confusion["recover"] == {**dict.fromkeys(kinds, 0), "good": 1}
+    assert rows[("-", "rules")].predicted_kinds == {
+        **dict.fromkeys(kinds, 0),
+        "good": 6,
+        "mistake": 3,
+    }
+
+
 def test_cli_with_store_and_hand_labelled_jsonl(tmp_path, capsys):
     store = TrajectoryStore(tmp_path / "labelled")
     store.append([_labelled()])
     out = tmp_path / "eval.json"
     assert main(["--store", str(store.path), "--out", str(out)]) == 0
-    assert "per_step/v1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "per_step/v1" in printed
+    # The text output ends with the matrix, one line per row, a group per reference kind.
+    matrix = printed[printed.index("confusion:") :].splitlines()
+    assert "g=good u=unnecessary m=mistake r=recover ?=unknown" in matrix[0]
+    line = next(ln for ln in matrix if "per_step/v1" in ln and " critic " in ln)
+    assert [g.split() for g in line.split("critic ", 1)[1].split("|")] == [
+        ["3", "1", "1", "0", "1"],
+        ["0"] * 5,
+        ["1", "0", "1", "0", "0"],
+        ["0", "0", "1", "0", "0"],
+    ]
     rows = {(r["prompt_version"], r["mode"]): r for r in json.loads(out.read_text())}
-    assert rows[("per_step/v1", "critic")]["f1"] == pytest.approx(0.4)
-    # A hand-labelled file overrides the scripted labels: only its two steps count.
+    critic = rows[("per_step/v1", "critic")]
+    assert critic["f1"] == pytest.approx(0.4)
+    assert critic["confusion"]["recover"]["mistake"] == 1
+    assert critic["reference_kinds"]["mistake"] == 2 and critic["predicted_kinds"]["unknown"] == 1
+    # A hand-labelled file in the four kinds overrides the scripted labels: only its steps
+    # count, and a legacy "bad" reads as mistake.
     hand = tmp_path / "hand.jsonl"
     hand.write_text(
         '{"trajectory_id": "e", "step": 4, "label": "bad"}\n'
-        '{"trajectory_id": "e", "step": 5, "label": "good"}\n'
+        '{"trajectory_id": "e", "step": 5, "label": "recover"}\n'
+        '{"trajectory_id": "e", "step": 0, "label": "unnecessary"}\n'
     )
     assert main(["--store", str(store.path), "--labels", str(hand), "--out", str(out)]) == 0
     row = {(r["prompt_version"], r["mode"]): r for r in json.loads(out.read_text())}[
         ("per_step/v1", "critic")
     ]
-    assert (row["num_steps"], row["tp"], row["fp"], row["accuracy"]) == (2, 1, 1, 0.5)
+    assert (row["num_steps"], row["tp"], row["fp"], row["tn"]) == (3, 1, 1, 1)
+    assert row["reference_kinds"] == {"good": 0, "unnecessary": 1, "mistake": 1, "recover": 1}
+    assert row["confusion"]["unnecessary"]["unnecessary"] == 1
+    assert row["confusion"]["recover"]["mistake"] == 1
+    # --unknown-as moves predicted unknowns into the binary counts, never out of the matrix.
+    hand.write_text('{"trajectory_id": "e", "step": 8, "label": "good"}\n')
+    args = ["--store", str(store.path), "--labels", str(hand), "--out", str(out)]
+    assert main([*args, "--unknown-as", "bad"]) == 0
+    row = {(r["prompt_version"], r["mode"]): r for r in json.loads(out.read_text())}[
+        ("per_step/v1", "critic")
+    ]
+    assert (row["fp"], row["num_unknown"], row["confusion"]["good"]["unknown"]) == (1, 1, 1)
     hand.write_text('{"trajectory_id": "e", "step": "4", "label": "bad"}\n')
     with pytest.raises(DataError, match=r"hand.jsonl:1: field 'step'"):
+        main(["--store", str(store.path), "--labels", str(hand)])
+    hand.write_text('{"trajectory_id": "e", "step": 4, "label": "meh"}\n')
+    with pytest.raises(DataError, match=r"hand.jsonl:1: field 'label' must be one of good, "):
         main(["--store", str(store.path), "--labels", str(hand)])
 
 
 def test_two_critics_in_one_store_are_scored_apart(tmp_path, capsys):
-    # A second critic re-labelled the same store with the same prompt version: "always bad".
+    # A second critic re-labelled the same store with the same prompt version: "always mistake".
     traj = _labelled()
     for step in traj.steps:
         step.labels.append(
-            StepLabel(label="bad", source="critic", model="big", prompt_version="per_step/v1")
+            StepLabel(label="mistake", source="critic", model="big", prompt_version="per_step/v1")
         )
     store = TrajectoryStore(tmp_path / "labelled")
     store.append([traj])

@@ -8,6 +8,7 @@ import pytest
 from srft_ray.critic.backends import CriticEngineDied, OpenAIBackend
 from srft_ray.critic.config import CriticConfig, OpenAIConfig, PromptConfig
 from srft_ray.critic.llm_critic import LLMCritic
+from srft_ray.masking import KINDS
 from srft_ray.openai_server import openai_server
 from srft_ray.ray_cluster import free_port
 
@@ -47,7 +48,7 @@ def test_openai_backend_labels_and_reports_overflow(critic_server, tokenizer, mo
     labels = [
         [lab for lab in s.labels if lab.source == "critic"][0] for s in batch.trajectories[0].steps
     ]
-    assert all(lab.label in ("good", "bad") and 0 < lab.confidence <= 1 for lab in labels)
+    assert all(lab.label in KINDS and 0 < lab.confidence <= 1 for lab in labels)
     long_labels = [
         [lab for lab in s.labels if lab.source == "critic"][0] for s in batch.trajectories[1].steps
     ]

@@ -93,8 +93,9 @@ def test_critique_job_with_rules_only(ray_cluster, tmp_path, capsys):
     ]
     assert critique_job(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert (summary["written"], summary["steps"], summary["labels"]["bad"]) == (3, 27, 9)
+    assert (summary["written"], summary["steps"], summary["labels"]["mistake"]) == (3, 27, 9)
     labelled = TrajectoryStore(tmp_path / "labelled").read_all()
-    assert [s.label_from("critic", "rule").label for s in labelled[0].steps][2:5] == ["bad"] * 3
+    kinds = [s.label_from("critic", "rule").label for s in labelled[0].steps]
+    assert kinds[2:5] == ["mistake"] * 3
     assert critique_job(args) == 0  # resume: all skipped
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["skipped"] == 3

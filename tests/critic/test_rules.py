@@ -57,71 +57,33 @@ def test_rule_details():
     assert edited_files("ls -la") == set()
 
 
+MODES = ("critic", "rules", "critic_and_rules", "critic_or_rules")
+
+
 @pytest.mark.parametrize(
     ("critic", "rule", "expected"),
     [
-        # critic, rule fired, {mode: label}
-        (
-            "good",
-            False,
-            {
-                "critic": "good",
-                "rules": "good",
-                "critic_and_rules": "good",
-                "critic_or_rules": "good",
-            },
-        ),
-        (
-            "good",
-            True,
-            {
-                "critic": "good",
-                "rules": "bad",
-                "critic_and_rules": "good",
-                "critic_or_rules": "bad",
-            },
-        ),
-        (
-            "bad",
-            False,
-            {
-                "critic": "bad",
-                "rules": "good",
-                "critic_and_rules": "good",
-                "critic_or_rules": "bad",
-            },
-        ),
-        (
-            "bad",
-            True,
-            {"critic": "bad", "rules": "bad", "critic_and_rules": "bad", "critic_or_rules": "bad"},
-        ),
-        (
-            "unknown",
-            False,
-            {
-                "critic": "unknown",
-                "rules": "good",
-                "critic_and_rules": "good",
-                "critic_or_rules": "unknown",
-            },
-        ),
-        (
-            "unknown",
-            True,
-            {
-                "critic": "unknown",
-                "rules": "bad",
-                "critic_and_rules": "unknown",
-                "critic_or_rules": "bad",
-            },
-        ),
+        # critic kind, rule fired, labels under MODES
+        ("good", False, ("good", "good", "good", "good")),
+        ("good", True, ("good", "mistake", "good", "mistake")),
+        ("mistake", False, ("mistake", "good", "good", "mistake")),
+        ("mistake", True, ("mistake", "mistake", "mistake", "mistake")),
+        ("bad", True, ("mistake", "mistake", "mistake", "mistake")),  # a legacy critic verdict
+        ("bad", False, ("mistake", "good", "good", "mistake")),
+        ("unknown", False, ("unknown", "good", "good", "unknown")),
+        ("unknown", True, ("unknown", "mistake", "unknown", "mistake")),
+        # The critic's other kinds stand; only critic_or_rules lets a fired rule overrule them.
+        ("unnecessary", False, ("unnecessary", "good", "unnecessary", "unnecessary")),
+        ("unnecessary", True, ("unnecessary", "mistake", "unnecessary", "mistake")),
+        ("recover", False, ("recover", "good", "recover", "recover")),
+        ("recover", True, ("recover", "mistake", "recover", "mistake")),
     ],
 )
 def test_combination_truth_table(critic, rule, expected):
     critic_label = StepLabel(label=critic, source="critic")
-    rules = [StepLabel(label="bad", source="rule", model="failed_command")] if rule else []
-    assert {mode: combine(mode, critic_label, rules) for mode in expected} == expected
+    rules = [StepLabel(label="mistake", source="rule", model="failed_command")] if rule else []
+    assert tuple(combine(mode, critic_label, rules) for mode in MODES) == expected
+    assert combine("rules", None, rules) == expected[1]
 
 
 def _one(command, rc=0, end="exit", observation=""):

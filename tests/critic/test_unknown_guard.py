@@ -33,14 +33,15 @@ def test_the_check_counts_final_labels_and_says_how_to_change_the_limit(tmp_path
         step.labels.append(StepLabel(label="good", source="critic", model="tiny"))
     store.append([_no_verdict("a"), good])
     counts = final_label_counts(store)  # the scripted ground truth is not a training source
-    assert counts == {"good": 3, "bad": 0, "unknown": 3}
+    assert counts == {"good": 3, "unnecessary": 0, "mistake": 0, "recover": 0, "unknown": 3}
     check_unknown_share(counts, 0.5, store.path)  # exactly half: not above the limit
     with pytest.raises(UnknownLabelsError) as caught:
         check_unknown_share(counts, 0.4, store.path)
     message = str(caught.value)
-    for part in ("50.0%", "3 of 6", str(store.path), "critique_pool.max_unknown_share", "1.0"):
+    parts = ("50.0%", "3 of 6", "good 3, unnecessary 0, mistake 0, recover 0", str(store.path))
+    for part in (*parts, "critique_pool.max_unknown_share", "1.0"):
         assert part in message
-    check_unknown_share({"good": 0, "bad": 0, "unknown": 0}, 0.0, store.path)  # empty store
+    check_unknown_share({"good": 0, "mistake": 0, "unknown": 0}, 0.0, store.path)  # empty store
     check_unknown_share({"unknown": 5}, 1.0, store.path)  # 1.0 never fires
 
 

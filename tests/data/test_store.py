@@ -193,3 +193,33 @@ def test_parts_written_before_tool_calls_still_read(tmp_path):
     assert old.steps[0].tool_calls[0].command == "ls"  # kept in extra by the old importer
     store.append([make_traj(1)])
     assert {t.trajectory_id for t in store} == {"0/task-0/0", "0/task-1/0"}
+
+
+def test_stores_written_with_good_bad_labels_read_bad_as_mistake(tmp_path):
+    """Before the paper's four kinds a step was good | bad | unknown; "bad" reads as mistake."""
+    import pyarrow as pa
+
+    from srft_ray.data.store import trajectory_to_record
+
+    record = trajectory_to_record(make_traj(0))
+    labels = record["steps"][0]["labels"]
+    labels[1]["label"] = "bad"  # what an old writer put in the column
+    labels.append({**labels[1], "label": "unknown", "source": "rule"})
+    table = pa.Table.from_pylist([record], schema=TRAJECTORY_SCHEMA)
+    assert table.column("steps").to_pylist()[0][0]["labels"][1]["label"] == "bad"
+    pq.write_table(table, tmp_path / "part-000000.parquet")
+    (old,) = TrajectoryStore(tmp_path).read_all()
+    assert [(lab.label, lab.source) for lab in old.steps[0].labels] == [
+        ("good", "scripted"),
+        ("mistake", "critic"),
+        ("unknown", "rule"),
+    ]
+    assert old.steps[0].labels[1].rationale == "wrong file"
+    # Old code that still says "bad" builds the same label; the new kinds round-trip as written.
+    assert StepLabel(label="bad", source="critic") == StepLabel(label="mistake", source="critic")
+    kinds = ["good", "unnecessary", "mistake", "recover", "unknown"]
+    new = make_traj(1)
+    new.steps[1].labels = [StepLabel(label=kind, source="replay") for kind in kinds]
+    store = TrajectoryStore(tmp_path / "new")
+    store.append([new])
+    assert [lab.label for lab in store.read_all()[0].steps[1].labels] == kinds

@@ -16,6 +16,7 @@ from srft_ray.present.progress import (
     format_duration,
     format_rate,
     format_round_summary,
+    stage_line,
 )
 from srft_ray.runstate.manifest import RoundManifest
 
@@ -211,8 +212,13 @@ def test_round_summary_shows_every_stage(synthetic_run):
     assert len(lines) == 6 and len(text.splitlines()) <= 24  # fits one screen
     collect = manifest.stages["collect"].metrics
     assert f"resolved {collect['num_resolved']}/12" in lines[1]
-    bad = manifest.stages["critique"].metrics["num_bad"]
-    assert f"bad {bad}/" in lines[2]
+    critique = manifest.stages["critique"].metrics
+    assert f"mistake {critique['num_mistake']}/" in lines[2]
+    for kind in ("good", "unnecessary", "recover", "unknown"):
+        assert f"{kind} {critique[f'num_{kind}']}" in lines[2]
+    # A run from before the four kinds recorded num_bad: it is the mistake count.
+    old = stage_line("critique", {"num_steps": 10, "num_good": 7, "num_bad": 3}, None)
+    assert "mistake 3/10 (30.0%)" in old and "unnecessary n/a" in old
     assert "trained-token share 21.0%" in lines[3] and " -> " in lines[3]
     assert "resolve rate" in lines[4] and lines[5].lstrip().startswith("total")
     assert "(round wall " in lines[5]

@@ -61,7 +61,7 @@ def test_report_page_shows_what_the_stores_hold(synthetic_run, capsys):
     titles = [s.find(f"{SVG_NS}text").text for s in svgs]
     assert titles == [
         "Resolve rate per round (held-out: 95% CI)",
-        "Steps labelled bad per round (loss-masked by SRFT)",
+        "Steps labelled mistake per round (loss-masked by SRFT)",
         "Trained-token share per round",
         "Training loss per optimizer step",
         "Step labels per round",
@@ -76,13 +76,15 @@ def test_report_page_shows_what_the_stores_hold(synthetic_run, capsys):
         resolved = sum(bool(t.outcome.resolved) for t in collected)
         labelled = TrajectoryStore(paths.labelled).read_all()
         labels = [step_label(s) for t in labelled for s in t.steps]
-        bad = labels.count("bad")
+        mistakes = labels.count("mistake")
         row = re.search(rf"<tr><td>{r}</td><td>done</td>(.*?)</tr>", html).group(1)
         assert f"{resolved}/12 ({resolved / 12:.0%})" in row
-        assert f"{bad}/{len(labels)} ({bad / len(labels):.0%})" in row
-        # bar heights of the stacked label chart follow the counts (tooltip carries the value)
-        assert f"round {r} bad: {bad}</title>" in html
-        assert f"round {r} good: {labels.count('good')}</title>" in html
+        assert f"{mistakes}/{len(labels)} ({mistakes / len(labels):.0%})" in row
+        # bar heights of the label chart follow the counts of every kind (tooltip: the value)
+        assert f"round {r} mistakes: {mistakes}</title>" in html
+        for kind in ("good", "unnecessary", "mistake", "recover", "unknown"):
+            assert labels.count(kind) > 0, kind  # the synthetic run has every kind
+            assert f"round {r} {kind}: {labels.count(kind)}</title>" in html
         assert html.count(f"<td class=l>r{r}-t") == 12
     assert "20.0%" in html and "21.0%" in html  # trained-token share from the train manifest
 

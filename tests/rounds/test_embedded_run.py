@@ -47,11 +47,11 @@ def test_srft_run_finishes_two_rounds_on_the_embedded_defaults(ray_cluster, smol
         labelled = TrajectoryStore(round_dir / "labelled").read_all()
         assert len(collected) == 10
         assert {t.trajectory_id for t in labelled} == {t.trajectory_id for t in collected}
-        # The embedded label source (rules) decides every step: good or bad, never unknown.
+        # The embedded label source (rules) decides every step: good or mistake, never unknown.
         verdicts = [s.label_from("rule").label for t in labelled for s in t.steps]
-        assert verdicts and set(verdicts) <= {"good", "bad"}
+        assert verdicts and set(verdicts) <= {"good", "mistake"}
         if index == 0:  # the teacher erred on purpose somewhere, and the rules saw some of it
-            assert "bad" in verdicts
+            assert "mistake" in verdicts
         evaluated = TrajectoryStore(round_dir / "eval").read_all()
         eval_repos |= {t.instance_id.rsplit("-", 1)[0] for t in evaluated}
         train_repos = {t.instance_id.rsplit("-", 1)[0] for t in collected}

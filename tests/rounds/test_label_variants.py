@@ -15,7 +15,9 @@ def _traj() -> Trajectory:
         labels = [StepLabel(label=truth, source="scripted")]
         if critic:
             labels.append(StepLabel(label=critic, source="critic", model="smol"))
-            labels.append(StepLabel(label="bad", source="critic", model="combined:critic_or_rules"))
+            labels.append(
+                StepLabel(label="mistake", source="critic", model="combined:critic_or_rules")
+            )
         return Step(
             index=i,
             assistant=f"THOUGHT\n```bash\n{command}\n```",
@@ -27,9 +29,9 @@ def _traj() -> Trajectory:
         )
 
     steps = [
-        step(0, "cat missing.py", 1, "bad", "good"),
-        step(1, "grep -rn 'def f' .", 0, "good", "bad"),
-        step(2, "nl -ba a.py | sed -n '1,9p'", 0, "good", "good"),
+        step(0, "cat missing.py", 1, "mistake", "good"),
+        step(1, "grep -rn 'def f' .", 0, "good", "bad"),  # a legacy critic verdict
+        step(2, "nl -ba a.py | sed -n '1,9p'", 0, "unnecessary", "unnecessary"),
         step(3, "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT", 0, "good", None),
     ]
     return Trajectory(
@@ -44,21 +46,27 @@ def _traj() -> Trajectory:
 
 def test_each_variant_reads_its_own_source():
     traj = _traj()
-    assert variant_labels(traj, "scripted") == ["bad", "good", "good", "good"]
-    assert variant_labels(traj, "rules") == ["bad", "good", "good", "good"]  # failed command
+    assert variant_labels(traj, "scripted") == ["mistake", "good", "unnecessary", "good"]
+    assert variant_labels(traj, "rules") == ["mistake", "good", "good", "good"]  # failed command
     # the raw critic verdict, not the stored combined one; no verdict on the last step
-    assert variant_labels(traj, "critic") == ["good", "bad", "good", "unknown"]
-    assert variant_labels(traj, "critic_or_rules") == ["bad", "bad", "good", "unknown"]
+    assert variant_labels(traj, "critic") == ["good", "mistake", "unnecessary", "unknown"]
+    assert variant_labels(traj, "critic_or_rules") == [
+        "mistake",
+        "mistake",
+        "unnecessary",
+        "unknown",
+    ]
     with pytest.raises(ValueError, match="unknown label variant"):
         variant_labels(traj, "oracle")
 
 
 def test_with_labels_leaves_exactly_one_label_per_step():
-    out = with_labels(_traj(), ["good", "bad", "good", "good"], source="rule", model="ablate:x")
+    kinds = ["good", "mistake", "recover", "good"]
+    out = with_labels(_traj(), kinds, source="rule", model="ablate:x")
     assert [[(lab.label, lab.source) for lab in s.labels] for s in out.steps] == [
         [("good", "rule")],
-        [("bad", "rule")],
-        [("good", "rule")],
+        [("mistake", "rule")],
+        [("recover", "rule")],
         [("good", "rule")],
     ]
 
@@ -66,17 +74,25 @@ def test_with_labels_leaves_exactly_one_label_per_step():
 @pytest.mark.parametrize("target", [1.0, 0.74, 0.5])
 def test_corruption_hits_the_target_f1(target):
     rng = random.Random(3)
-    truth = [["bad" if rng.random() < 0.25 else "good" for _ in range(8)] for _ in range(60)]
+    kinds = ["mistake", "good", "good", "unnecessary", "recover"]
+    truth = [[rng.choice(kinds) for _ in range(8)] for _ in range(60)]
     corrupted, achieved = corrupt(truth, target, seed=1)
     assert achieved == pytest.approx(label_f1(truth, corrupted))
     assert achieved == pytest.approx(target, abs=0.02)
-    num_bad = sum(lab == "bad" for steps in truth for lab in steps)
-    assert sum(lab == "bad" for steps in corrupted for lab in steps) == num_bad  # P = R
+    num_mistakes = sum(lab == "mistake" for steps in truth for lab in steps)
+    assert sum(lab == "mistake" for steps in corrupted for lab in steps) == num_mistakes  # P = R
+    # Only mistake <-> good flips: unnecessary and recover steps keep their kind.
+    for t_steps, c_steps in zip(truth, corrupted):
+        for t, c in zip(t_steps, c_steps):
+            assert t == c or {t, c} == {"mistake", "good"}
     assert corrupt(truth, target, seed=1) == (corrupted, achieved)  # seeded
+    legacy = [["bad" if lab == "mistake" else lab for lab in steps] for steps in truth]
+    assert corrupt(legacy, target, seed=1) == (corrupted, achieved)  # "bad" reads as mistake
 
 
 def test_label_f1_by_hand():
-    truth = [["bad", "bad", "good", "good"]]
-    assert label_f1(truth, [["bad", "good", "bad", "good"]]) == pytest.approx(0.5)
+    truth = [["mistake", "mistake", "good", "unnecessary"]]
+    assert label_f1(truth, [["mistake", "good", "mistake", "unnecessary"]]) == pytest.approx(0.5)
+    assert label_f1(truth, [["bad", "recover", "unnecessary", "mistake"]]) == pytest.approx(0.5)
     assert label_f1(truth, truth) == 1.0
     assert label_f1(truth, [["good"] * 4]) == 0.0
