@@ -26,6 +26,7 @@ from srft_ray.agent.actions import (
     render,
 )
 from srft_ray.agent.config import AgentConfig
+from srft_ray.agent.tree_snapshot import TreeRecorder
 from srft_ray.data.model import Outcome, Provenance, Step, Task, Trajectory
 from srft_ray.protocols import PolicyClient, Sandbox
 
@@ -76,6 +77,7 @@ def run_episode(
         {"role": "system", "content": traj.system_prompt},
         {"role": "user", "content": traj.task_prompt},
     ]
+    recorder = TreeRecorder(sandbox, task.base_commit) if config.record_trees else None
     started = time.monotonic()
     exit_status, consecutive_format_errors = "", 0
     while not exit_status:
@@ -116,7 +118,10 @@ def run_episode(
         else:
             consecutive_format_errors = 0
             step.command = action.command
-            result = sandbox.run(action.command, timeout_s=config.command_timeout_s)
+            if recorder is None:
+                result = sandbox.run(action.command, timeout_s=config.command_timeout_s)
+            else:
+                result = _run_recording_tree(sandbox, recorder, action.command, config, step)
             step.exec_seconds = result.duration_s
             step.returncode = result.returncode
             step.output = result.output
@@ -146,6 +151,18 @@ def run_episode(
         traj.outcome.test_results = graded.test_results
         traj.outcome.grading_log = graded.grading_log
     return traj
+
+
+def _run_recording_tree(
+    sandbox: Sandbox, recorder: TreeRecorder, command: str, config: AgentConfig, step: Step
+):
+    """Run the step's command with the tree snapshot riding along; fill step.tree(_diff)."""
+    result = sandbox.run(recorder.wrap(command), timeout_s=config.command_timeout_s)
+    result, state = recorder.unwrap(result)
+    if state is None:
+        state = recorder.snapshot()
+    step.tree, step.tree_diff = state.tree, state.diff
+    return result
 
 
 def _why_stopped(end_reason: str, timeout_s: float) -> str:

@@ -35,3 +35,6 @@ class AgentConfig:
     """Grade the final patch with the task's tests (off: outcome.resolved stays None)."""
     grading_timeout_s: float = 300.0
     """Wall-clock limit of grading one patch."""
+    record_trees: bool = True
+    """Record the working tree after each step (git tree id, and its diff against base_commit
+    when it changed): what replay labels read. Costs git's few milliseconds per step."""
