@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "critique": ("srft_ray.jobs.critique", "label trajectory steps with a critic pool"),
     "critic-eval": ("srft_ray.critic.critic_eval", "precision/recall/F1 of critic labels"),
     "train": ("srft_ray.jobs.train", "step-masked fine-tuning with Ray Train + FSDP2"),
+    "train-critic": ("srft_ray.jobs.train_critic", "distil a critic from labelled trajectories"),
     "evaluate": ("srft_ray.jobs.evaluate", "resolve rate of a policy on held-out tasks"),
     "report": ("srft_ray.present.report", "write an HTML report of a run directory"),
     "ablate": ("srft_ray.rounds.ablate", "RFT vs SRFT vs no-filter on the same data"),

@@ -23,6 +23,8 @@ class PromptConfig:
     """Each assistant message is cut the same way (long edits rarely need their middle)."""
     max_task_chars: int = 4000
     """The problem statement is cut the same way."""
+    max_reference_chars: int = 4000
+    """The reference patch a privileged prompt shows is cut the same way."""
     max_test_results: int = 20
     """At most this many per-test results are listed in the outcome section."""
 

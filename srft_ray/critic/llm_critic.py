@@ -22,6 +22,7 @@ from srft_ray.critic.prompts import PromptRenderer
 from srft_ray.critic.rules import combine, rule_labels
 from srft_ray.critic.verdicts import (
     BAD_OUTPUT_KINDS,
+    VERDICTS,
     BadCriticOutput,
     Verdict,
     classify_engine_error,
@@ -30,7 +31,7 @@ from srft_ray.critic.verdicts import (
     verdicts_schema,
     vote,
 )
-from srft_ray.data.model import StepLabel, Trajectory
+from srft_ray.data.model import LABELS, StepLabel, Trajectory
 from srft_ray.vllm_engine import GenerateRequest, GenerateResult
 
 COMBINED_PREFIX = "combined:"
@@ -48,7 +49,7 @@ class CritiqueStats:
     num_cached_tokens: int = 0
     num_generated_tokens: int = 0
     bad_outputs: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BAD_OUTPUT_KINDS, 0))
-    labels: dict[str, int] = field(default_factory=lambda: {"good": 0, "bad": 0, "unknown": 0})
+    labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
 
     def add(self, other: CritiqueStats) -> None:
         for name in ("num_trajectories", "num_steps", "num_requests", "num_prompt_tokens"):
@@ -75,6 +76,12 @@ class LLMCritic:
         self.tokenizer = tokenizer
         self.backend = backend
         self.renderer = PromptRenderer(tokenizer, config.prompt_key, config.prompt)
+        self.kinds = self.renderer.template.kinds
+        # Reply tokens per verdict: good/bad as always; a kind's word, quote and comma, twice over:
+        # structured output allows any whitespace between items, and a barely trained critic
+        # writes '"recover"\n\n,\n\n' (the cap costs nothing when the reply closes early).
+        longest = max(len(tokenizer(f'"{k}", ')["input_ids"]) for k in self.kinds)
+        self._tokens_per_verdict = 6 if self.kinds == VERDICTS else 2 * longest + 6
         path = str(getattr(tokenizer, "name_or_path", "") or "critic")
         self.model_name = config.model_name or path.rstrip("/").rsplit("/", 1)[-1]
 
@@ -84,13 +91,13 @@ class LLMCritic:
         voting = cfg.confidence == "vote"
         return GenerateRequest(
             prompt_token_ids=prompt_ids,
-            max_tokens=24 + 6 * json_steps if json_steps else 4,
+            max_tokens=24 + self._tokens_per_verdict * json_steps if json_steps else 4,
             temperature=cfg.vote_temperature if voting else 0.0,
             seed=cfg.seed,
             n=cfg.num_votes if voting else 1,
             logprobs=cfg.top_logprobs,
             choice=None if json_steps else ["good", "bad"],
-            json_schema=verdicts_schema(json_steps) if json_steps else None,
+            json_schema=verdicts_schema(json_steps, self.kinds) if json_steps else None,
             cache_salt=uuid.uuid4().hex if cfg.unique_cache_salt else (cfg.cache_salt or None),
         )
 
@@ -124,7 +131,9 @@ class LLMCritic:
             if self.config.mode == "per_step":
                 parsed = [[parse_choice(s, self._pieces(s))] for s in samples]
             else:
-                parsed = [parse_verdict_list(s, self._pieces(s), num_steps) for s in samples]
+                parsed = [
+                    parse_verdict_list(s, self._pieces(s), num_steps, self.kinds) for s in samples
+                ]
         except BadCriticOutput as exc:
             stats.bad_outputs[exc.kind] += 1
             return [Verdict(label="unknown", confidence=None, rationale=str(exc))] * num_steps
@@ -223,5 +232,5 @@ class LLMCritic:
                         rationale=", ".join(r.model for r in fired),
                     )
                 )
-            stats.labels[final] += 1
+            stats.labels[final] = stats.labels.get(final, 0) + 1  # four kinds, or good/bad
         return out
