@@ -43,7 +43,9 @@ from srft_ray.data.model import LABELS, DataError, Trajectory, canonical_label
 Mode = Literal["rft", "srft", "all"]
 MODES: tuple[str, ...] = ("rft", "srft", "all")
 NOT_A_STEP = -1
-DEFAULT_LABEL_SOURCES: tuple[str, ...] = ("human", "replay", "critic", "rule", "outcome")
+# A combined mode (consensus, replay_else_critic, critic_or_rules, ...) writes its final label as
+# source "critic" after the raw replay and rule labels it combined: critic comes before them.
+DEFAULT_LABEL_SOURCES: tuple[str, ...] = ("human", "critic", "replay", "rule", "outcome")
 # The kinds a step can be given (LABELS without "unknown"), and those srft masks by default.
 KINDS: tuple[str, ...] = tuple(label for label in LABELS if label != "unknown")
 DEFAULT_MASKED_KINDS: tuple[str, ...] = ("mistake",)

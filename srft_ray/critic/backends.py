@@ -154,8 +154,10 @@ class OpenAIBackend:
 
 
 def critic_backend_class(config: CriticConfig) -> Any:
-    """The class `config.backend` names, or None when labels=rules (rules need no model)."""
-    if config.labels == "rules":
+    """The class `config.backend` names, or None when the labels need no model (rules, replay)."""
+    from srft_ray.critic.label_modes import CRITIC_FREE_MODES
+
+    if config.labels in CRITIC_FREE_MODES:
         return None
     return resolve(BACKENDS, config.backend, "critic backend")
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from srft_ray.critic.replay_states import ReplayConfig
 from srft_ray.vllm_engine import EngineConfig
 
 CritiqueMode = Literal["per_step", "single_pass"]
-LabelMode = Literal["critic", "rules", "critic_and_rules", "critic_or_rules"]
+LabelMode = Literal[
+    "critic",
+    "rules",
+    "critic_and_rules",
+    "critic_or_rules",
+    "replay",
+    "replay_else_critic",
+    "consensus",
+]
 
 
 @dataclass(kw_only=True)
@@ -60,7 +69,14 @@ class CriticConfig:
     mode: CritiqueMode = "per_step"
     """per_step: one request per step sharing the history prefix; single_pass: one per trajectory."""
     labels: LabelMode = "critic"
-    """How critic and rule verdicts combine into the label training uses (see rules.combine)."""
+    """Which sources label and how their verdicts combine into the label training uses: critic,
+    rules and their combinations (rules.combine); replay, replay_else_critic and consensus
+    (label_modes). rules and replay start no critic model."""
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    """The replay source (labels replay, replay_else_critic, consensus)."""
+    min_confidence: float = 0.0
+    """A critic verdict less sure than this (its renormalised probability) counts as no verdict
+    in the combined modes; 0 keeps every verdict."""
     prompt: PromptConfig = field(default_factory=PromptConfig)
     confidence: Literal["logprob", "vote"] = "logprob"
     """logprob: greedy verdict, confidence = its renormalised token probability; vote: k samples."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from srft_ray.critic.backends import CriticBackend
 from srft_ray.critic.config import CriticConfig
+from srft_ray.critic.label_modes import CRITIC_FREE_MODES, REPLAY_MODES, combine_replay, gated
 from srft_ray.critic.prompts import PromptRenderer
 from srft_ray.critic.rules import combine, rule_labels
 from srft_ray.critic.verdicts import (
@@ -50,9 +51,14 @@ class CritiqueStats:
     num_generated_tokens: int = 0
     bad_outputs: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BAD_OUTPUT_KINDS, 0))
     labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
+    sandbox_seconds: float = 0.0
+    """Replay: seconds of sandboxes that replayed commands or ran the task's tests."""
+    num_test_runs: int = 0
+    """Replay: trees tested (the rest came from its cache)."""
 
     def add(self, other: CritiqueStats) -> None:
-        for name in ("num_trajectories", "num_steps", "num_requests", "num_prompt_tokens"):
+        names = ("num_trajectories", "num_steps", "num_requests", "num_prompt_tokens")
+        for name in (*names, "sandbox_seconds", "num_test_runs"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.num_cached_tokens += other.num_cached_tokens
         self.num_generated_tokens += other.num_generated_tokens
@@ -84,6 +90,11 @@ class LLMCritic:
         self._tokens_per_verdict = 6 if self.kinds == VERDICTS else 2 * longest + 6
         path = str(getattr(tokenizer, "name_or_path", "") or "critic")
         self.model_name = config.model_name or path.rstrip("/").rsplit("/", 1)[-1]
+        self.replay = None
+        if config.labels in REPLAY_MODES:
+            from srft_ray.critic.replay import ReplayLabeller
+
+            self.replay = ReplayLabeller(config.replay)
 
     # ---- requests -------------------------------------------------------------------------
     def _request(self, prompt_ids: list[int], *, json_steps: int = 0) -> GenerateRequest:
@@ -178,15 +189,36 @@ class LLMCritic:
         stats = CritiqueStats(
             num_trajectories=len(trajs), num_steps=sum(t.num_steps for t in trajs)
         )
-        use_critic = self.config.labels != "rules"
-        if use_critic:
+        replayed: list[list[list[StepLabel]]] | None = None
+        shown = trajs  # what the critic's prompts are rendered from
+        if self.replay is not None:  # sandboxes and test runs: off the event loop
+            before = (self.replay.stats.sandbox_seconds, self.replay.stats.num_test_runs)
+            replayed = await asyncio.to_thread(self.replay.label, trajs)
+            stats.sandbox_seconds += self.replay.stats.sandbox_seconds - before[0]
+            stats.num_test_runs += self.replay.stats.num_test_runs - before[1]
+            if self.renderer.template.privileged:  # the prompt shows the reference patch
+                shown = [self._with_reference(t, r) for t, r in zip(trajs, replayed)]
+        if self.config.labels not in CRITIC_FREE_MODES:
             run = self._per_step if self.config.mode == "per_step" else self._single_pass
-            verdicts = await run(trajs, stats)
+            verdicts = await run(shown, stats)
         else:
             verdicts = [[None] * t.num_steps for t in trajs]
+        if replayed is None:
+            replayed = [[[] for _ in t.steps] for t in trajs]
         return LabelledBatch(
-            trajectories=[self._attach(t, v, stats) for t, v in zip(trajs, verdicts)], stats=stats
+            trajectories=[
+                self._attach(t, v, r, stats) for t, v, r in zip(trajs, verdicts, replayed)
+            ],
+            stats=stats,
         )
+
+    def _with_reference(self, traj: Trajectory, replayed: list[list[StepLabel]]) -> Trajectory:
+        """A copy carrying its task's reference patch and the replay facts the prompt shows."""
+        out = copy.deepcopy(traj)
+        out.extra["reference_patch"] = self.replay.task_of(traj).patch
+        for step, labels in zip(out.steps, replayed):
+            step.labels.extend(labels)
+        return out
 
     def label(self, trajectories: list[Trajectory]) -> list[list[StepLabel]]:
         """The `Critic` protocol: only the labels this critic added, per trajectory and step."""
@@ -197,12 +229,17 @@ class LLMCritic:
         ]
 
     def _attach(
-        self, traj: Trajectory, verdicts: list[Verdict | None], stats: CritiqueStats
+        self,
+        traj: Trajectory,
+        verdicts: list[Verdict | None],
+        replayed: list[list[StepLabel]],
+        stats: CritiqueStats,
     ) -> Trajectory:
         mode = self.config.labels
         out = copy.deepcopy(traj)
-        rules = rule_labels(traj) if mode != "critic" else [[] for _ in traj.steps]
-        for step, verdict, fired in zip(out.steps, verdicts, rules):
+        uses_rules = mode not in ("critic", *REPLAY_MODES)
+        rules = rule_labels(traj) if uses_rules else [[] for _ in traj.steps]
+        for step, verdict, fired, replay in zip(out.steps, verdicts, rules, replayed):
             critic = None
             if verdict is not None:
                 critic = StepLabel(
@@ -215,13 +252,20 @@ class LLMCritic:
                 )
                 step.labels.append(critic)
             step.labels.extend(fired)
-            final = combine(mode, critic, fired)
+            step.labels.extend(replay)
+            if mode in REPLAY_MODES:
+                critic_kind = gated(critic, self.config.min_confidence)
+                final = combine_replay(mode, replay[0] if replay else None, critic_kind)
+            else:
+                final = combine(mode, critic, fired)
             if mode == "rules":
                 why = "; ".join(f"{r.model}: {r.rationale}" for r in fired) or "no rule fired"
                 step.labels.append(
                     StepLabel(label=final, source="rule", model="rules", rationale=why)
                 )
-            elif mode != "critic":
+            elif mode not in ("critic", "replay"):
+                # The final label of a combined mode: source critic, which masking reads before
+                # the raw replay and rule labels it combined.
                 step.labels.append(
                     StepLabel(
                         label=final,
@@ -229,8 +273,8 @@ class LLMCritic:
                         confidence=critic.confidence if critic and final == critic.label else None,
                         model=COMBINED_PREFIX + mode,
                         prompt_version=self.config.prompt_key,
-                        rationale=", ".join(r.model for r in fired),
+                        rationale=", ".join(r.model for r in [*fired, *replay]),
                     )
                 )
-            stats.labels[final] = stats.labels.get(final, 0) + 1  # four kinds, or good/bad
+            stats.labels[final] = stats.labels.get(final, 0) + 1
         return out

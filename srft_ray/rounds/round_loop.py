@@ -15,6 +15,7 @@ set of GPUs serves collection, critique, training and evaluation in turn.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import threading
 import time
@@ -283,7 +284,7 @@ class _CritiqueThread(threading.Thread):
         cfg = self.ctx.config
         try:
             labelled = TrajectoryStore(self.out)
-            report = critique(cfg.critic, cfg.critique_pool, self._source(), labelled)
+            report = critique(run_critic(cfg), cfg.critique_pool, self._source(), labelled)
             if self.stop.is_set():
                 raise RuntimeError("collection failed; critique stopped with what it had")
             if report.failed_ids:
@@ -300,3 +301,15 @@ class _CritiqueThread(threading.Thread):
         except BaseException as exc:
             self.error = exc
             fail_stage(self.ctx, self.stage, exc)
+
+
+def run_critic(config) -> Any:
+    """The loop's critic config, its replay source reading the run's tasks in its sandbox when
+    the config names none."""
+    critic = config.critic
+    if critic.replay.tasks:
+        return critic
+    replay = dataclasses.replace(
+        critic.replay, tasks=config.tasks.source, sandbox=config.collect.episode.sandbox
+    )
+    return dataclasses.replace(critic, replay=replay)
