@@ -1,4 +1,4 @@
-"""`srft critic-eval`: how well critic and rule labels detect mistakes, against reference labels.
+"""`srft critic-eval`: how well critic, rule and replay labels detect mistakes, against reference labels.
 
 References are the ScriptedTeacher's ground truth (StepLabel source "scripted") or human labels
 carried by the trajectories, or a hand-labelled JSONL of {"trajectory_id", "step", "label"}
@@ -26,12 +26,21 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from srft_ray.critic.label_modes import combine_replay
 from srft_ray.critic.llm_critic import COMBINED_PREFIX
 from srft_ray.critic.rules import combine, rule_labels
 from srft_ray.data.model import LABELS, DataError, StepLabel, Trajectory, canonical_label
 from srft_ray.data.store import TrajectoryStore
 
-MODES = ("critic", "rules", "critic_and_rules", "critic_or_rules")
+MODES = (
+    "critic",
+    "rules",
+    "critic_and_rules",
+    "critic_or_rules",
+    "replay",
+    "replay_else_critic",
+    "consensus",
+)
 REFERENCE_SOURCES = ("human", "scripted")
 KINDS = tuple(label for label in LABELS if label != "unknown")
 """What a reference says of a step (rows of the confusion matrix)."""
@@ -175,9 +184,16 @@ def evaluate(
             if truth is None:
                 continue
             row("-", "-", "rules").count(combine("rules", None, fired), truth, unknown_as)
+            replay = step.label_from("replay")
+            if replay is not None:
+                row(replay.model, "-", "replay").count(replay.label, truth, unknown_as)
             for (model, version), critic in _raw_critic(step.labels).items():
                 for mode in ("critic", "critic_and_rules", "critic_or_rules"):
                     row(model, version, mode).count(combine(mode, critic, fired), truth, unknown_as)
+                if replay is not None:
+                    for mode in ("replay_else_critic", "consensus"):
+                        kind = combine_replay(mode, replay, canonical_label(critic.label))
+                        row(model, version, mode).count(kind, truth, unknown_as)
     return sorted(
         table.values(), key=lambda m: (m.critic_model, m.prompt_version, MODES.index(m.mode))
     )

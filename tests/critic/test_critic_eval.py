@@ -152,3 +152,24 @@ def test_two_critics_in_one_store_are_scored_apart(tmp_path, capsys):
     assert (tiny["tp"], tiny["fp"], tiny["fn"], tiny["tn"], tiny["num_unknown"]) == expected
     assert (big["tp"], big["fp"], big["fn"], big["tn"], big["num_steps"]) == (2, 7, 0, 0, 9)
     assert len(rows) == 10  # rules + 3 modes for tiny x 2 versions and for big x 1
+
+
+def test_replay_and_its_combinations_are_scored_by_hand():
+    traj = _labelled()
+    replay = {2: "mistake", 3: "mistake", 5: "recover", 7: "unknown"}
+    for step in traj.steps:
+        kind = replay.get(step.index, "good")
+        step.labels.append(StepLabel(label=kind, source="replay", model="replay/v1"))
+    rows = {
+        (m.critic_model, m.prompt_version, m.mode): m
+        for m in evaluate([traj], reference_from_trajectories([traj]))
+    }
+    alone = rows[("replay/v1", "-", "replay")]
+    assert (alone.tp, alone.fp, alone.fn, alone.tn, alone.num_unknown) == (2, 0, 0, 7, 1)
+    # Consensus with the per_step critic agrees on a mistake only at step 2; steps 0, 3, 4, 5,
+    # 7 and 8 disagree (or one side has no verdict) and are unknown.
+    both = rows[("tiny", "per_step/v1", "consensus")]
+    assert (both.tp, both.fp, both.fn, both.tn, both.num_unknown) == (1, 0, 1, 7, 6)
+    # replay_else_critic: replay's kind, the critic's (good) where replay had none (step 7).
+    fallback = rows[("tiny", "per_step/v1", "replay_else_critic")]
+    assert (fallback.tp, fallback.fp, fallback.fn, fallback.num_unknown) == (2, 0, 0, 0)
