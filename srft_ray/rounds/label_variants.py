@@ -19,12 +19,14 @@ import copy
 import random
 from collections.abc import Iterable
 
+from srft_ray.critic.label_modes import REPLAY_MODES, combine_replay, gated
 from srft_ray.critic.llm_critic import COMBINED_PREFIX
 from srft_ray.critic.rules import combine, rule_labels
 from srft_ray.data.model import StepLabel, Trajectory, canonical_label
 
 VARIANT_SOURCES = {"scripted": "scripted", "rules": "rule", "critic": "critic"}
 VARIANT_SOURCES["critic_or_rules"] = "critic"
+VARIANT_SOURCES.update(replay="replay", replay_else_critic="critic", consensus="critic")
 
 
 def _raw_critic(step) -> StepLabel | None:
@@ -37,7 +39,7 @@ def _raw_critic(step) -> StepLabel | None:
 
 
 def variant_labels(traj: Trajectory, variant: str) -> list[str]:
-    """Per step: the kind (or unknown) under `variant` (scripted, rules, critic, critic_or_rules)."""
+    """Per step: the kind (or unknown) under `variant` (a name in VARIANT_SOURCES)."""
     if variant == "scripted":
         found = [s.label_from("scripted") for s in traj.steps]
         return [lab.label if lab else "unknown" for lab in found]
@@ -46,9 +48,17 @@ def variant_labels(traj: Trajectory, variant: str) -> list[str]:
         return [combine("rules", None, f) for f in fired]
     if variant in ("critic", "critic_or_rules"):
         return [combine(variant, _raw_critic(s), f) for s, f in zip(traj.steps, fired)]
-    raise ValueError(
-        f"unknown label variant {variant!r} (scripted, rules, critic, critic_or_rules)"
-    )
+    if variant in REPLAY_MODES:
+        replay = [s.label_from("replay") for s in traj.steps]
+        if not any(replay):
+            raise ValueError(
+                f"trajectory {traj.trajectory_id!r} has no replay labels (label variant "
+                f"{variant!r}): critique with critic.labels=replay or consensus first"
+            )
+        critic = [gated(_raw_critic(s), 0.0) for s in traj.steps]
+        return [combine_replay(variant, r, c) for r, c in zip(replay, critic)]
+    known = ", ".join(VARIANT_SOURCES)
+    raise ValueError(f"unknown label variant {variant!r} ({known})")
 
 
 def with_labels(traj: Trajectory, labels: list[str], *, source: str, model: str) -> Trajectory:

@@ -58,6 +58,15 @@ def test_each_variant_reads_its_own_source():
     ]
     with pytest.raises(ValueError, match="unknown label variant"):
         variant_labels(traj, "oracle")
+    with pytest.raises(ValueError, match="no replay labels"):
+        variant_labels(traj, "replay")
+    for step, kind in zip(traj.steps, ["mistake", "good", "good", "unknown"]):
+        step.labels.append(StepLabel(label=kind, source="replay", model="replay/v1"))
+    assert variant_labels(traj, "replay") == ["mistake", "good", "good", "unknown"]
+    # replay's kind where it decided, else the raw critic's (no verdict on the last step)
+    assert variant_labels(traj, "replay_else_critic") == ["mistake", "good", "good", "unknown"]
+    # only where both agree: step 0 (critic good), 1 (critic mistake), 2 (unnecessary) disagree
+    assert variant_labels(traj, "consensus") == ["unknown", "unknown", "unknown", "unknown"]
 
 
 def test_with_labels_leaves_exactly_one_label_per_step():
