@@ -59,8 +59,9 @@ class TrainConfig:
     """AdamW betas."""
     max_grad_norm: float = 1.0
     """Clip the global gradient norm to this; 0 disables clipping."""
-    num_epochs: int = 1
-    """Passes over the data (ignored when max_steps > 0)."""
+    num_epochs: float = 1.0
+    """Passes over the data (ignored when max_steps > 0); fractional passes round up to whole
+    steps, so a round's budget can follow its data (more data, more steps, same passes)."""
     max_steps: int = 0
     """Optimizer steps to run; 0 means num_epochs over the data."""
     seed: int = 0

@@ -184,7 +184,7 @@ class PackedSchedule:
         if config.max_steps > 0:
             self.total_steps = config.max_steps
         else:
-            self.total_steps = config.num_epochs * self.steps_per_epoch
+            self.total_steps = max(1, math.ceil(config.num_epochs * self.steps_per_epoch))
 
     def _close(self, index: int) -> None:
         self._rows.append(self._open.pop(index))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 from srft_ray.train.config import TrainConfig
@@ -63,3 +64,15 @@ def test_one_rank_with_two_micro_batches_sees_what_two_ranks_see():
         mine = [mb.doc_lengths for mb in one.micro_batches(step, 0)]
         theirs = [two.micro_batches(step, r)[0].doc_lengths for r in range(2)]
         assert mine == theirs
+
+
+def test_an_epoch_budget_scales_the_steps_with_the_data():
+    # A round's budget in passes over its data: twice the data, about twice the steps, and the
+    # same number of passes (so a later round never sees earlier data less often).
+    config = TrainConfig(tokens_per_micro_batch=4096, num_epochs=1.5, grad_accum_steps=1)
+    small = PackedSchedule(_docs(20, 1), config, 1, pad_id=0)
+    large = PackedSchedule(_docs(40, 1), config, 1, pad_id=0)
+    for schedule, count in ((small, 20), (large, 40)):
+        assert schedule.total_steps == math.ceil(1.5 * schedule.steps_per_epoch)
+        assert 1.3 <= schedule.epochs_at(schedule.total_steps) <= 1.7, count
+    assert 1.7 <= large.total_steps / small.total_steps <= 2.3
