@@ -23,6 +23,7 @@ from srft_ray.runstate.hashing import (
 )
 from srft_ray.runstate.layout import round_paths
 from srft_ray.runstate.manifest import RoundManifest
+from srft_ray.train.data import untrainable_stores
 from srft_ray.train.stage import run_training_stage
 
 # ----------------------------------------------------------------------------- train
@@ -66,6 +67,13 @@ def train(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     stale = [paths.checkpoint, paths.export, paths.train_metrics.parent]
     if not begin_stage(ctx, stage, inputs, stale):
         return str(stage.output_path("export"))
+    empty = untrainable_stores(config)
+    if len(empty) == len(config.dataset_dirs):  # a round must not crash on data it cannot use
+        modes = "/".join(config.dataset_modes) or config.masking.mode
+        why = f"nothing trainable in {', '.join(empty)} (mode {modes})"
+        ctx.log(f"[train] round {manifest.round_index}: {why}; keeping the policy {policy}")
+        finish_stage(ctx, stage, {"export": Path(policy)}, {"skipped": why, "kept_policy": policy})
+        return policy
     ctx.engines.release()  # training wants the accelerator (and on CPU, the cores)
     ctx.log(
         f"[train] round {manifest.round_index}: {'/'.join(config.dataset_modes) or config.masking.mode}"

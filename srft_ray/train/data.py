@@ -149,6 +149,20 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
     return docs, stats
 
 
+def untrainable_stores(config: TrainConfig) -> list[str]:
+    """The stores of config.dataset_dirs in which no step is trained in their masking mode (no
+    resolved trajectory for rft, every step masked for srft); labels only, no tokenizer."""
+    from srft_ray.data.store import TrajectoryStore
+    from srft_ray.masking import trained_steps
+
+    out = []
+    for index, directory in enumerate(config.dataset_dirs):
+        masking = config.masking_for(index)
+        if not any(any(trained_steps(t, masking)) for t in TrajectoryStore(Path(directory))):
+            out.append(str(directory))
+    return out
+
+
 class PackedSchedule:
     """Which packed rows each rank trains at each optimizer step (a pure function of step).
 

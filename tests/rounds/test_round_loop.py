@@ -208,6 +208,16 @@ def resumed_run(ray_cluster, smollm_dir, tmp_path_factory):
             loop_command(copied, address), cwd=REPO, capture_output=True, text=True, timeout=300
         )
         assert fourth.returncode == 0, fourth.stdout[-3000:] + fourth.stderr[-3000:]
+        # The run grows: one more round (the student's) on the copy, nothing earlier redone.
+        before_growth = {i: manifest(copied, i) for i in (0, 1)}
+        grown = subprocess.run(
+            [*loop_command(copied, address), "num_rounds=3"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert grown.returncode == 0, grown.stdout[-3000:] + grown.stderr[-3000:]
     finally:  # never leave a driver behind, whatever failed
         for proc in started:
             if proc.poll() is None:
@@ -219,6 +229,8 @@ def resumed_run(ray_cluster, smollm_dir, tmp_path_factory):
         "ids_at_kill": ids_at_kill,
         "before_third": before_third,
         "fourth_output": fourth.stdout,
+        "grown_run": copied,
+        "before_growth": before_growth,
         "log": log,
     }
 
@@ -265,6 +277,48 @@ def test_killed_driver_resumes_without_loss_duplication_or_redone_stages(resumed
     # Train metrics were recorded per step, and a full rerun of a copy redoes nothing.
     assert (run_dir / "round-001" / "train" / "metrics.jsonl").read_text().strip()
     assert resumed_run["fourth_output"].count("on the same inputs, skipped") == 8
+
+
+@pytest.mark.slow
+def test_a_grown_run_adds_rounds_and_redoes_nothing(resumed_run):
+    grown = resumed_run["grown_run"]
+    for index in (0, 1):  # every stage of the finished rounds kept its attempts as they were
+        before = resumed_run["before_growth"][index]["stages"]
+        after = manifest(grown, index)["stages"]
+        for name, stage in after.items():
+            assert stage["attempts"] == before[name]["attempts"], (index, name)
+    stages = manifest(grown, 2)["stages"]
+    assert all(s["status"] == "done" for s in stages.values()), stages
+    assert (grown / "round-002" / "export" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_a_round_with_nothing_trainable_keeps_the_policy(ray_cluster, tmp_path):
+    # The teacher never resolves and rft keeps only resolved trajectories: nothing to train on.
+    never_resolves = [
+        "num_rounds=1",
+        "teacher_rounds=1",
+        "train.masking.mode=rft",
+        "teacher.scripted.profile.resolve_probability=0.0",
+        "teacher.scripted.profile.break_after_fix_probability=0.0",
+        "evaluate_base=false",
+        "last_stage=train",
+    ]
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        [*loop_command(run_dir, ray_cluster["address"]), *never_resolves],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    lines = [line for line in output.splitlines() if "nothing trainable in" in line]
+    assert len(lines) == 1 and "round-000/labelled" in lines[0] and "mode rft" in lines[0]
+    train = manifest(run_dir, 0)["stages"]["train"]
+    assert train["status"] == "done" and "nothing trainable" in train["metrics"]["skipped"]
+    assert "Traceback" not in output
 
 
 def _tasks_and_split():
