@@ -17,8 +17,12 @@ Other steps:
   a command that fails by the agent's own error (killed, or a non-zero exit that is not an
   answer: a test run, a grep with no match, and a reproduction run whose traceback ends in the
   repository's code are answers);
-- unnecessary: the same command as an earlier step, on the same tree, with the same output;
-- good otherwise.
+- mistake: an edit that changed nothing (a sed that matched no line, a wrong range) while
+  FAIL_TO_PASS fails; with the fix already in place such an edit is unnecessary;
+- unnecessary: the same command as an earlier step, on the same tree, with the same output,
+  and no edit attempted in between (a check after an attempted edit is good);
+- good otherwise. A check that ran cleanly earlier and fails now (the agent's edit broke an
+  import, say) reports the code, not a bad command: it is not the agent's command error.
 A step whose tree is unknown (a replay that diverged from the recording) or whose verdict needs
 tests that could not run (a timeout, a diff that does not apply) is `unknown`, and counted.
 """
@@ -41,7 +45,7 @@ from srft_ray.critic.replay_states import (
     TestOracle,
     recorded_states,
 )
-from srft_ray.critic.rules import _exit_1_is_an_answer
+from srft_ray.critic.rules import _exit_1_is_an_answer, edited_files
 from srft_ray.data.model import DataError, Step, StepLabel, Task, Trajectory
 from srft_ray.protocols import TaskSource
 
@@ -49,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 REPLAY_VERSION = "replay/v1"
 _KILLED = {"timeout", "memory_limit", "cpu_limit", "file_size_limit", "output_limit", "killed"}
+_MISSING_FILE = re.compile(r"^[\w.-]+: [^\n]*: No such file or directory$", re.MULTILINE)
 _FRAME = re.compile(r'^\s*File "([^"]+)", line \d+', re.MULTILINE)
 
 
@@ -78,8 +83,10 @@ def own_error(step: Step) -> bool:
     """The command failed by the agent's own error (not an answer such as a failing test run)."""
     if step.end_reason in _KILLED:
         return True
-    if step.returncode in (None, 0):
+    if step.returncode is None:
         return False
+    if step.returncode == 0:  # a pipeline reports its last command: `nl -ba NOPE | sed -n 1,9p`
+        return bool(_MISSING_FILE.search(_output(step)))
     command = step.command or ""
     if step.returncode == 1 and _exit_1_is_an_answer(command):
         return False
@@ -177,19 +184,37 @@ def _other_kind(view: _Trajectory, i: int, traj: Trajectory) -> StepVerdict:
             why = f"submit while FAIL_TO_PASS fails: {final.summary()}"
             return StepVerdict(kind="mistake", why=why)
         return StepVerdict(kind="good", why=f"submit of a working fix: {final.summary()}")
-    if own_error(step):
+    state = view.facts.get(view.states[i])
+    if attempts_edit(step):  # it meant to change the code, and the tree did not change
+        if state is None or not state.ok:
+            return StepVerdict(kind="unknown", why="an edit that changed nothing; tree not tested")
+        if state.f2p_passed < state.f2p_total:
+            why = f"an edit that changed nothing while FAIL_TO_PASS fails: {state.summary()}"
+            return StepVerdict(kind="mistake", why=why)
+        return StepVerdict(kind="unnecessary", why="an edit that changed nothing (fix in place)")
+    earlier = traj.steps[:i]
+    if own_error(step) and not any(
+        e.command == step.command and not own_error(e) for e in earlier
+    ):  # a check that ran cleanly before and fails now reports the code, not a bad command
         code = step.end_reason if step.end_reason in _KILLED else f"exit {step.returncode}"
         return StepVerdict(kind="mistake", why=f"command fails by the agent's error ({code})")
-    for j in range(i):
-        earlier = traj.steps[j]
+    for j, before in enumerate(earlier):
         if (
-            earlier.command == step.command
+            before.command == step.command
             and view.states[j] == view.states[i]
-            and _output(earlier).strip() == _output(step).strip()
+            and _output(before).strip() == _output(step).strip()
+            and not any(attempts_edit(s) for s in earlier[j + 1 :])
         ):
             why = f"repeats step {j} on the same tree with the same output"
             return StepVerdict(kind="unnecessary", why=why)
     return StepVerdict(kind="good", why="a working command")
+
+
+def attempts_edit(step: Step) -> bool:
+    """The command writes a file of the repository (sed -i, a redirect, tee, a heredoc): what
+    it meant to do, read from the command only to judge an edit that changed nothing."""
+    files = edited_files(step.command)
+    return any(not f.startswith(("/tmp", "/dev", "/proc")) for f in files)
 
 
 @dataclass(kw_only=True)

@@ -64,7 +64,9 @@ def test_every_scripted_mistake_and_recovery_gets_its_kind(episodes, labeller):
             if truth.rationale == "submits a patch that does not resolve the issue":
                 if traj.outcome.resolved:  # the "break" missed every test: the fix stands
                     continue
-            where = f"{traj.trajectory_id} step {step.index} ({truth.rationale}): {replay.rationale}"
+            where = (
+                f"{traj.trajectory_id} step {step.index} ({truth.rationale}): {replay.rationale}"
+            )
             assert replay.label == truth.label, where
             seen[truth.rationale] = seen.get(truth.rationale, 0) + 1
     # The profile produced every kind of scripted error, so each was checked above.
@@ -114,7 +116,7 @@ def test_a_trajectory_of_an_unknown_task_is_an_error_naming_it(episodes, labelle
 
 def test_reproducing_the_bug_is_an_answer_a_wrong_import_is_not():
     bug = 'Traceback (most recent call last):\n  File "<string>", line 1, in <module>\n  File "/testbed/pkg/mod.py", line 3, in f\nZeroDivisionError: division by zero\n'
-    typo = 'Traceback (most recent call last):\n  File "<string>", line 1, in <module>\nImportError: cannot import name \'g\'\n'
+    typo = "Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\nImportError: cannot import name 'g'\n"
     step = Step(index=0, assistant="", command='python -c "from pkg.mod import f; f(0)"')
     step.returncode, step.output = 1, bug
     assert not own_error(step)
@@ -155,3 +157,37 @@ def test_tree_recording_can_be_turned_off(source):
         runner.close()
     assert all(step.tree is None for step in traj.steps)
     assert recorded_states(traj) is None
+
+
+def test_edits_that_change_nothing_and_the_checks_around_them():
+    from srft_ray.critic.replay import step_kinds
+    from srft_ray.critic.replay_states import TestFacts
+    from srft_ray.data.model import Trajectory
+
+    example = 'python -c "from pkg.mod import f; print(f(2))"'
+    fix = _diff("pkg/mod.py", 12, "    return a * b", "    return a + b")
+    failing = TestFacts(ok=True, f2p_passed=0, f2p_total=1, p2p_passed=1, p2p_total=1)
+    fixed = TestFacts(ok=True, f2p_passed=1, f2p_total=1, p2p_passed=1, p2p_total=1)
+
+    def step(i, command, output="4\n", returncode=0):
+        return Step(index=i, assistant="", command=command, output=output, returncode=returncode)
+
+    steps = [
+        step(0, example),
+        step(1, "sed -i '3s/a \\* b/a + b/' pkg/mod.py", output=""),  # wrong line: no change
+        step(2, example),  # a check after an attempted edit: good, not a repeat
+        step(3, example),  # nothing attempted since: unnecessary
+        step(
+            4,
+            "nl -ba pkg.mod.py | sed -n '1,9p'",
+            output="nl: pkg.mod.py: No such file or directory\n",
+        ),
+        step(5, "sed -i '12s/a \\* b/a + b/' pkg/mod.py", output=""),  # the fix
+        step(6, "sed -i '12s/a \\* b/a + b/' pkg/mod.py", output=""),  # again: fix in place
+    ]
+    traj = Trajectory(
+        trajectory_id="t", instance_id="i", system_prompt="", task_prompt="", steps=steps
+    )
+    states = ["", "", "", "", "", fix, fix]
+    kinds = [v.kind for v in step_kinds(traj, states, {"": failing, fix: fixed}, parse_diff(fix))]
+    assert kinds == ["good", "mistake", "good", "unnecessary", "mistake", "good", "unnecessary"]
