@@ -40,13 +40,21 @@ class EngineConfig:
     max_batch_size: int = 64
     """Most requests the actor folds into one engine call."""
     batch_window_s: float = 0.005
-    """How long the actor waits for concurrent callers to join a batch."""
+    """How long the actor waits for concurrent callers to join a batch (continuous_batching off)."""
+    continuous_batching: bool = True
+    """The actor steps the engine itself, so a request that arrives while others decode joins at
+    the next step; off, each batch is one blocking LLM.generate that later callers wait out."""
+    num_threads: int = 0
+    """CPU only: torch/OpenMP threads of the engine's process; 0 keeps what the process has (in a
+    Ray actor, OMP_NUM_THREADS = the CPUs it reserves)."""
 
 
 @dataclass(kw_only=True)
 class GenerateRequest:
     prompt_token_ids: list[int]
     max_tokens: int = 256
+    min_tokens: int = 0
+    """Tokens to sample before EOS or a stop string may end the reply (benchmarks fix lengths)."""
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
@@ -83,7 +91,10 @@ class VLLMEngine:
     def __init__(self, config: EngineConfig):
         self.config = config
         self.model_path = config.model or str(default_model_dir())
+        self._on_gpu = _has_cuda()
         self._llm = self._build(self.model_path)
+        self._submitted: dict[str, GenerateRequest] = {}
+        self._next_id = 0
         self.num_requests = 0
         self.num_prompt_tokens = 0
         self.num_cached_tokens = 0
@@ -93,7 +104,8 @@ class VLLMEngine:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
 
-        on_gpu = _has_cuda()
+        on_gpu = self._on_gpu
+        self._bind_threads()
         dtype = self.config.dtype
         if dtype == "auto":  # bf16 serves 3.4x faster than fp32 on a CPU with native bf16
             dtype = "bfloat16" if on_gpu or cpu_has_fast_bf16() else "float32"
@@ -131,27 +143,71 @@ class VLLMEngine:
         self.model_path = model_path
         self._llm = self._build(model_path)
 
+    def _bind_threads(self) -> None:
+        """OpenMP keeps a thread count per calling thread, and vLLM's CPU attention checks that
+        its metadata and kernels agree on it: set it in every thread that drives the engine."""
+        num_threads = self.config.num_threads
+        if num_threads > 0 and not self._on_gpu and _torch_threads() != num_threads:
+            _set_cpu_threads(num_threads)
+
     def generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
         """Run a batch; results come back in request order."""
         if not requests:
             return []
-        prompts = []
-        for req in requests:
-            prompt: dict[str, Any] = {"prompt_token_ids": list(req.prompt_token_ids)}
-            if req.cache_salt:
-                prompt["cache_salt"] = req.cache_salt
-            prompts.append(prompt)
+        self._bind_threads()
+        prompts = [_prompt(req) for req in requests]
         params = [_sampling_params(req) for req in requests]
         outputs = self._llm.generate(prompts, params, use_tqdm=False)
         results = [_to_result(out, req, self.tokenizer) for out, req in zip(outputs, requests)]
-        self.num_requests += len(results)
         for res in results:
-            self.num_prompt_tokens += res.num_prompt_tokens
-            self.num_cached_tokens += res.num_cached_tokens
-            self.num_generated_tokens += len(res.token_ids) + sum(
-                len(s.token_ids) for s in res.samples
-            )
+            self._count(res)
         return results
+
+    def submit(self, requests: list[GenerateRequest]) -> list[str]:
+        """Queue requests without running them (continuous batching: `step` runs them, beside
+        whatever is already decoding); returns their ids, which `step` reports them under."""
+        if not requests:
+            return []
+        from vllm.sampling_params import RequestOutputKind
+
+        ids = []
+        for req in requests:
+            self._next_id += 1
+            request_id = f"srft-{self._next_id}"
+            params = _sampling_params(req)
+            params.output_kind = RequestOutputKind.FINAL_ONLY  # as LLM.generate asks
+            self._llm.llm_engine.add_request(request_id, _prompt(req), params)
+            ids.append(request_id)
+        self._submitted.update(zip(ids, requests))
+        return list(ids)
+
+    def step(self) -> list[tuple[str, GenerateResult]]:
+        """One engine step over every submitted request; returns those that finished in it."""
+        self._bind_threads()
+        finished = []
+        for out in self._llm.llm_engine.step():
+            if out.finished and out.request_id in self._submitted:
+                result = _to_result(out, self._submitted.pop(out.request_id), self.tokenizer)
+                self._count(result)
+                finished.append((out.request_id, result))
+        return finished
+
+    def has_unfinished(self) -> bool:
+        return self._llm.llm_engine.has_unfinished_requests()
+
+    def abort(self, request_ids: list[str]) -> None:
+        """Drop submitted requests (after a failed step: they will never finish)."""
+        self._llm.llm_engine.abort_request(list(request_ids))
+        for request_id in request_ids:
+            self._submitted.pop(request_id, None)
+
+    def _count(self, result: GenerateResult) -> None:
+        self.num_requests += 1
+        self.num_prompt_tokens += result.num_prompt_tokens
+        self.num_cached_tokens += result.num_cached_tokens
+        self.num_generated_tokens += len(result.token_ids) + sum(
+            len(s.token_ids) for s in result.samples
+        )
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -160,8 +216,45 @@ class VLLMEngine:
             "num_prompt_tokens": self.num_prompt_tokens,
             "num_cached_tokens": self.num_cached_tokens,
             "num_generated_tokens": self.num_generated_tokens,
+            "prefix_caching": bool(
+                self._llm.llm_engine.vllm_config.cache_config.enable_prefix_caching
+            ),
+            "torch_threads": _torch_threads(),
             "time": time.time(),
         }
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _set_cpu_threads(num_threads: int) -> None:
+    """vLLM's CPU worker replaces torch.set_num_threads with a no-op once it has bound its
+    threads, so call torch's own (and tell any later OpenMP user through the environment)."""
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = str(num_threads)
+    torch._C.set_num_threads(num_threads)
+
+
+def cpu_thread_info() -> dict[str, Any]:
+    """What this process computes with: torch's intra-op threads, OMP_NUM_THREADS, its cores."""
+    import torch
+
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
+        "cpu_affinity": sorted(os.sched_getaffinity(0)),
+    }
+
+
+def _prompt(req: GenerateRequest) -> dict[str, Any]:
+    prompt: dict[str, Any] = {"prompt_token_ids": list(req.prompt_token_ids)}
+    if req.cache_salt:
+        prompt["cache_salt"] = req.cache_salt
+    return prompt
 
 
 def _has_cuda() -> bool:
@@ -188,6 +281,7 @@ def _sampling_params(req: GenerateRequest):
         top_p=req.top_p,
         seed=req.seed,
         max_tokens=req.max_tokens,
+        min_tokens=req.min_tokens,
         logprobs=req.logprobs,
         stop=req.stop,
         structured_outputs=structured,

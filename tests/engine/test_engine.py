@@ -24,8 +24,9 @@ def test_concurrent_requests_are_batched_and_exact(engine_actor, tokenizer):
     assert len(first.logprobs) == len(first.token_ids)
     assert all(lp <= 0.0 for lp in first.logprobs)
     assert tokenizer.decode(first.token_ids, skip_special_tokens=True) == first.text
-    # Six concurrent callers were folded into fewer engine calls than requests.
-    assert after["num_batches"] - before["num_batches"] < 6
+    # Six concurrent callers shared engine steps (continuous batching): some step ran several.
+    assert after["max_in_flight"] >= 2
+    assert after["num_steps"] - before["num_steps"] < 6 * 16
 
 
 def test_prefix_cache_reuses_a_shared_history(engine_actor, tokenizer):
