@@ -8,6 +8,7 @@ episodes block on sandbox commands and model calls, so threads overlap them well
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import ray
@@ -42,7 +43,12 @@ class RolloutWorker:
         )
 
     def run_episode(self, task: Task, sample_index: int) -> Trajectory:
-        return self.runner.run(task, sample_index)
+        started = time.monotonic()
+        traj = self.runner.run(task, sample_index)
+        # Checkout, sandbox, agent loop and grading: wall_seconds (the agent loop) subtracted,
+        # what is left is grading and setup (the driver adds Ray's share: collect._settle).
+        traj.extra["worker_seconds"] = round(time.monotonic() - started, 3)
+        return traj
 
     def pid(self) -> int:
         return os.getpid()

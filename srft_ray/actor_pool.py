@@ -13,9 +13,10 @@ a retried item is only ever submitted again after its earlier attempt has ended.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class Finished:
     attempts: int = 1
     """Attempts so far, this one included."""
     retrying: bool = False
+    seconds: float = 0.0
+    """From submit to the driver's settling of it: the call plus Ray's scheduling and queueing."""
     """The item failed and waits for another attempt (the caller need not do anything)."""
     actor_lost: bool = False
     """The call failed because its actor died; the actor has been replaced."""
@@ -49,6 +52,7 @@ class _Call:
     actor: Any
     item: Any
     attempts: int
+    submitted_at: float = field(default_factory=time.monotonic)
 
 
 class ActorPool:
@@ -150,9 +154,15 @@ class ActorPool:
                 self.num_retries += 1
                 self._retry.append((entry.item, attempts))
             return Finished(
-                entry.item, error=exc, attempts=attempts, retrying=retrying, actor_lost=lost
+                entry.item,
+                error=exc,
+                attempts=attempts,
+                retrying=retrying,
+                actor_lost=lost,
+                seconds=time.monotonic() - entry.submitted_at,
             )
-        return Finished(entry.item, result=result, attempts=attempts)
+        seconds = time.monotonic() - entry.submitted_at
+        return Finished(entry.item, result=result, attempts=attempts, seconds=seconds)
 
     def _replace(self, slot: int, dead: Any) -> None:
         """Start a fresh actor in `slot`; once only, though all the dead one's calls fail."""

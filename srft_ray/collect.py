@@ -69,6 +69,8 @@ class CollectSummary:
     num_retries: int = 0
     num_worker_deaths: int = 0
     seconds: float = 0.0
+    store_write_seconds: float = 0.0
+    """Driver time spent appending finished episodes to the store."""
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -215,7 +217,11 @@ def _settle(finished, store: TrajectoryStore, summary: CollectSummary, config, l
     name = trajectory_id(config.round, episode.task.instance_id, episode.sample_index)
     if finished.error is None:
         traj = finished.result
+        if "worker_seconds" in traj.extra:  # submit -> settled, less the worker's own time
+            traj.extra["ray_seconds"] = round(finished.seconds - traj.extra["worker_seconds"], 3)
+        began = time.monotonic()
         summary.num_written += store.append([traj])
+        summary.store_write_seconds += time.monotonic() - began
         summary.num_resolved += bool(traj.outcome.resolved)
         return
     exc = finished.error
