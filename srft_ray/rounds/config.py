@@ -93,6 +93,10 @@ class LoopConfig:
     """Training tasks the current policy collects on per round, a fresh sample each round (0:
     every training task). On CPU a student episode costs ~30x a scripted teacher's, so a run
     can give the teacher many tasks and the student a few."""
+    student_task_selection: Literal["random", "pass_rate"] = "random"
+    """Which training tasks a student round samples (up to student_max_tasks): random, or by
+    the earlier student rounds' pass rates (srft_ray.rounds.task_choice: tasks it always solved
+    are left out, tasks it sometimes solves come first)."""
     tasks: TaskSplitConfig = field(default_factory=TaskSplitConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
     """Collection; its episode.policy (kind vllm) samples the current policy, on the one engine

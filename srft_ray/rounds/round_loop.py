@@ -39,8 +39,10 @@ from srft_ray.rounds.stages import (
     open_round,
     tail_store,
 )
+from srft_ray.rounds.task_choice import choose_tasks, pass_history
 from srft_ray.rounds.train_evaluate import evaluate, evaluate_base, train
 from srft_ray.runstate.hashing import checkpoint_hash, inputs_hash, json_hash, run_relative_hash
+from srft_ray.runstate.layout import round_paths
 from srft_ray.runstate.manifest import RoundManifest, Stage
 from srft_ray.runstate.run_manifest import RunManifest
 
@@ -192,7 +194,17 @@ def collect_config_for(ctx: RunContext, round_index: int, policy: str):
         if config.teacher_step_limit:
             collect.episode.agent.step_limit = config.teacher_step_limit
     else:
-        if config.student_max_tasks and config.student_max_tasks < len(collect.instance_ids):
+        if config.student_task_selection == "pass_rate":
+            earlier = range(config.teacher_rounds, round_index)
+            stores = [round_paths(ctx.run.run_dir, i).collected for i in earlier]
+            history = pass_history(t for s in stores if s.is_dir() for t in TrajectoryStore(s))
+            collect.instance_ids = choose_tasks(
+                collect.instance_ids,
+                history,
+                config.student_max_tasks,
+                seed=f"student-tasks/{round_index}",
+            )
+        elif config.student_max_tasks and config.student_max_tasks < len(collect.instance_ids):
             rng = random.Random(f"student-tasks/{round_index}")
             chosen = set(rng.sample(collect.instance_ids, config.student_max_tasks))
             collect.instance_ids = [i for i in collect.instance_ids if i in chosen]

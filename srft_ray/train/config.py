@@ -62,6 +62,9 @@ class TrainConfig:
     num_epochs: float = 1.0
     """Passes over the data (ignored when max_steps > 0); fractional passes round up to whole
     steps, so a round's budget can follow its data (more data, more steps, same passes)."""
+    max_resolved_per_task: int = 0
+    """Keep at most this many resolved trajectories per task, shortest first, across every
+    dataset (0: all); unresolved ones are kept for srft's step labels."""
     max_steps: int = 0
     """Optimizer steps to run; 0 means num_epochs over the data."""
     seed: int = 0

@@ -39,6 +39,8 @@ class DataStats:
     """Rendered with no trained token (RFT + unresolved, or all steps masked)."""
     num_dropped_too_long: int = 0
     """Longer than tokens_per_micro_batch after rendering."""
+    num_dropped_over_cap: int = 0
+    """Resolved trajectories past train.max_resolved_per_task for their task (longest first)."""
     num_truncated: int = 0
     """Cut to max_length by the masking module's truncation policy (kept)."""
     num_tokens: int = 0
@@ -126,17 +128,20 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
     if not config.dataset_dirs:
         raise TrainDataError("no dataset_dirs given: nothing to train on")
 
+    for directory in config.dataset_dirs:
+        if not Path(directory).is_dir():
+            raise TrainDataError(f"{directory}: dataset directory does not exist")
+    over_cap = resolved_over_cap(config)
+
     def rendered():
         for index, directory in enumerate(config.dataset_dirs):
-            path = Path(directory)
-            if not path.is_dir():
-                raise TrainDataError(f"{path}: dataset directory does not exist")
             masking = config.masking_for(index)
-            for traj in TrajectoryStore(path):
-                ex = render_trajectory(traj, tokenizer, masking)
-                yield traj.trajectory_id, ex
+            for traj in TrajectoryStore(Path(directory)):
+                if traj.trajectory_id not in over_cap:
+                    yield traj.trajectory_id, render_trajectory(traj, tokenizer, masking)
 
     docs, stats = documents_from_rendered(rendered(), config, vocab_size)
+    stats.num_dropped_over_cap = len(over_cap)
     where = ", ".join(config.dataset_dirs)
     if stats.num_trajectories == 0:
         raise TrainDataError(f"{where}: the datasets hold no trajectory")
@@ -147,6 +152,24 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
             f"{stats.num_dropped_too_long} longer than {config.tokens_per_micro_batch} tokens)"
         )
     return docs, stats
+
+
+def resolved_over_cap(config: TrainConfig) -> set[str]:
+    """Ids of the resolved trajectories past `max_resolved_per_task` for their task, across
+    every store; the shortest (fewest steps, then id) are the ones kept."""
+    from srft_ray.data.store import TrajectoryStore
+
+    if not config.max_resolved_per_task:
+        return set()
+    resolved: dict[str, list[tuple[int, str]]] = {}
+    for directory in config.dataset_dirs:
+        for traj in TrajectoryStore(Path(directory)):
+            if traj.outcome.resolved:
+                resolved.setdefault(traj.instance_id, []).append(
+                    (traj.num_steps, traj.trajectory_id)
+                )
+    cap = config.max_resolved_per_task
+    return {i for found in resolved.values() for _, i in sorted(found)[cap:]}
 
 
 def untrainable_stores(config: TrainConfig) -> list[str]:

@@ -207,7 +207,8 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
         logger.info(
             f"[train] {model_path}: {stats.num_documents}/{stats.num_trajectories} trajectories "
             f"kept ({stats.num_dropped_untrainable} untrainable, {stats.num_dropped_too_long} too "
-            f"long, {stats.num_truncated} truncated), {stats.num_trained_tokens} trained of "
+            f"long, {stats.num_dropped_over_cap} over the per-task cap, {stats.num_truncated} "
+            f"truncated), {stats.num_trained_tokens} trained of "
             f"{stats.num_tokens} tokens; {schedule.steps_per_epoch} steps/epoch, "
             f"{schedule.total_steps} steps on {ctx.world_size} rank(s)"
         )
