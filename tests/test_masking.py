@@ -225,8 +225,16 @@ def test_label_source_priority(tokenizer):
     assert render_trajectory(traj, tokenizer, mode="srft").step_trained[0] is True
     rules_first = MaskingConfig(mode="srft", label_sources=["rule", "critic"])
     assert render_trajectory(traj, tokenizer, rules_first).step_trained[0] is False
-    # Execution-grounded replay labels outrank the critic and rules; only a human's outranks them.
-    traj.steps[0].labels.insert(0, StepLabel(label="mistake", source="replay"))
+    # Replay labels outrank the rules; a critic label (the final label of a combined mode such
+    # as consensus, written after the replay label it combined) outranks replay.
+    traj.steps[0].labels = [
+        StepLabel(label="good", source="rule"),
+        StepLabel(label="mistake", source="replay"),
+    ]
+    assert render_trajectory(traj, tokenizer, mode="srft").step_trained[0] is False
+    traj.steps[0].labels.append(StepLabel(label="unknown", source="critic"))
+    assert render_trajectory(traj, tokenizer, mode="srft").step_trained[0] is True  # unknown_as
+    traj.steps[0].labels.append(StepLabel(label="mistake", source="critic"))
     assert render_trajectory(traj, tokenizer, mode="srft").step_trained[0] is False
     traj.steps[0].labels.append(StepLabel(label="recover", source="human"))
     assert render_trajectory(traj, tokenizer, mode="srft").step_trained[0] is True
