@@ -25,22 +25,16 @@ import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import get_args
 
+from srft_ray.critic.config import LabelMode
 from srft_ray.critic.label_modes import combine_replay
 from srft_ray.critic.llm_critic import COMBINED_PREFIX
 from srft_ray.critic.rules import combine, rule_labels
 from srft_ray.data.model import LABELS, DataError, StepLabel, Trajectory, canonical_label
 from srft_ray.data.store import TrajectoryStore
 
-MODES = (
-    "critic",
-    "rules",
-    "critic_and_rules",
-    "critic_or_rules",
-    "replay",
-    "replay_else_critic",
-    "consensus",
-)
+MODES: tuple[str, ...] = get_args(LabelMode)
 REFERENCE_SOURCES = ("human", "scripted")
 KINDS = tuple(label for label in LABELS if label != "unknown")
 """What a reference says of a step (rows of the confusion matrix)."""
