@@ -276,6 +276,20 @@ def _trajectory_table(run_dir: Path, out: Path, data: RoundData) -> str:
     return f"<p class=meta>{shown} trajectories</p><table>{head}{''.join(rows)}</table>"
 
 
+def _climb_section(run_dir: Path, rounds: list[RoundData]) -> list[str]:
+    """Round to round on the same held-out tasks (srft_ray.present.climb)."""
+    from srft_ray.present.climb import climb, climb_table, eval_outcomes
+
+    evaluations = [(-1, eval_outcomes(run_dir / "base" / "eval"))]
+    evaluations += [(d.manifest.round_index, eval_outcomes(d.manifest.paths.eval)) for d in rounds]
+    found = [(index, outcomes) for index, outcomes in evaluations if outcomes]
+    if len(found) < 2:
+        return []
+    note = "<p class=meta>Paired on the held-out tasks both evaluations share: difference in "
+    note += "resolve rate, 95% paired-bootstrap interval, sign-flip p.</p>"
+    return ["<h2>Round to round</h2>", note, climb_table(climb(found))]
+
+
 def render_page(run: RunManifest, rounds: list[RoundData], out: Path, note: str) -> str:
     title = f"srft-ray run {run.run_dir.name}"
     parts = [
@@ -288,7 +302,9 @@ def render_page(run: RunManifest, rounds: list[RoundData], out: Path, note: str)
     ]
     if note:
         parts.append(f"<p class=note>{escape(note)}</p>")
-    parts += ["<h2>Rounds</h2>", _summary_table(rounds), "<div class=charts>"]
+    parts += ["<h2>Rounds</h2>", _summary_table(rounds)]
+    parts += _climb_section(run.run_dir, rounds)
+    parts.append("<div class=charts>")
     parts += _charts(rounds, base_metrics(run.run_dir))
     parts.append("</div>")
     ablation = run.run_dir / "ablate" / "results.json"
