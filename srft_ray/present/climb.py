@@ -45,7 +45,16 @@ class RoundStep:
 
 
 def climb(evaluations: list[tuple[int, TaskOutcomes]]) -> list[RoundStep]:
-    """One RoundStep per evaluation, in order (round -1, the base model, may lead)."""
+    """One RoundStep per evaluation, in order (round -1, the base model, may lead).
+
+    A held-out task missing from an evaluation (its episode failed and was never written)
+    counts there as one unresolved sample: every failure stays in the denominator, and every
+    pair is over the same task ids."""
+    every_task = sorted({task for _, outcomes in evaluations for task in outcomes})
+    evaluations = [
+        (index, {task: outcomes.get(task) or [False] for task in every_task})
+        for index, outcomes in evaluations
+    ]
     steps: list[RoundStep] = []
     first = next((o for r, o in evaluations if r == 0), None)
     solved_before: set[str] = set()
