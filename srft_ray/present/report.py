@@ -285,8 +285,8 @@ def _climb_section(run_dir: Path, rounds: list[RoundData]) -> list[str]:
     found = [(index, outcomes) for index, outcomes in evaluations if outcomes]
     if len(found) < 2:
         return []
-    note = "<p class=meta>Paired on the held-out tasks both evaluations share: difference in "
-    note += "resolve rate, 95% paired-bootstrap interval, sign-flip p.</p>"
+    note = "<p class=meta>Paired on the same held-out tasks (a failed episode is unresolved): "
+    note += "difference in resolve rate, 95% paired-bootstrap interval, sign-flip p.</p>"
     return ["<h2>Round to round</h2>", note, climb_table(climb(found))]
 
 
