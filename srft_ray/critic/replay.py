@@ -13,7 +13,8 @@ Edits (the tree changed):
 - mistake otherwise: it touches no reference line and is left in the final patch, or it leaves
   the failing tests failing and is later undone, or it moves away from the reference.
 Other steps:
-- mistake: a reply with no valid command (format error); a submit while FAIL_TO_PASS fails;
+- mistake: a reply with no valid command (format error); a submit of a patch that does not
+  resolve the task (FAIL_TO_PASS fails, or a PASS_TO_PASS test the patch broke);
   a command that fails by the agent's own error (killed, or a non-zero exit that is not an
   answer: a test run, a grep with no match, and a reproduction run whose traceback ends in the
   repository's code are answers);
@@ -180,8 +181,8 @@ def _other_kind(view: _Trajectory, i: int, traj: Trajectory) -> StepVerdict:
         final = view.facts.get(view.final) if view.final is not None else None
         if final is None or not final.ok:
             return StepVerdict(kind="unknown", why="submit; the final tree was not tested")
-        if final.f2p_passed < final.f2p_total:
-            why = f"submit while FAIL_TO_PASS fails: {final.summary()}"
+        if not final.resolved:  # a failing FAIL_TO_PASS, or a PASS_TO_PASS the patch broke
+            why = f"submit of a patch that does not resolve the task: {final.summary()}"
             return StepVerdict(kind="mistake", why=why)
         return StepVerdict(kind="good", why=f"submit of a working fix: {final.summary()}")
     state = view.facts.get(view.states[i])
