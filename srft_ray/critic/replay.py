@@ -44,16 +44,16 @@ from srft_ray.critic.replay_states import (
     StateReplayer,
     TestFacts,
     TestOracle,
+    recorded_output,
     recorded_states,
 )
-from srft_ray.critic.rules import _exit_1_is_an_answer, edited_files
+from srft_ray.critic.rules import _KILLED, _exit_1_is_an_answer, edited_files
 from srft_ray.data.model import DataError, Step, StepLabel, Task, Trajectory
 from srft_ray.protocols import TaskSource
 
 logger = logging.getLogger(__name__)
 
 REPLAY_VERSION = "replay/v1"
-_KILLED = {"timeout", "memory_limit", "cpu_limit", "file_size_limit", "output_limit", "killed"}
 _MISSING_FILE = re.compile(r"^[\w.-]+: [^\n]*: No such file or directory$", re.MULTILINE)
 _FRAME = re.compile(r'^\s*File "([^"]+)", line \d+', re.MULTILINE)
 
@@ -65,10 +65,12 @@ class StepVerdict:
 
 
 def _output(step: Step) -> str:
-    if step.output is not None:
-        return step.output
-    raw = [call.raw_output or call.output or "" for call in step.tool_calls]
-    return "\n".join(raw) if raw else step.observation or ""
+    """What the command printed: the raw output, else the observation the agent saw."""
+    found = recorded_output(step)
+    if found is None:  # a tool-call step keeps what the agent saw on its calls
+        shown = [call.output for call in step.tool_calls if call.output is not None]
+        found = "\n".join(shown) if shown else step.observation or ""
+    return found
 
 
 def reproduces_in_repository(output: str) -> bool:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from srft_ray.agent.tree_snapshot import TreeRecorder
-from srft_ray.data.model import Task, Trajectory
+from srft_ray.data.model import Step, Task, Trajectory
 from srft_ray.protocols import TaskSource
 from srft_ray.sandbox import SandboxConfig, open_sandbox
 
@@ -180,7 +180,8 @@ def _same_output(recorded: str, replayed: str) -> bool:
     return _WHITESPACE.sub(" ", recorded).strip() == _WHITESPACE.sub(" ", replayed).strip()
 
 
-def _recorded_output(step) -> str | None:
+def recorded_output(step: Step) -> str | None:
+    """The command's raw output as recorded (text action, or its tool calls'); None if unsaved."""
     if step.output is not None:
         return step.output
     raw = [call.raw_output for call in step.tool_calls if call.raw_output is not None]
@@ -220,7 +221,7 @@ class StateReplayer:
                     recorder.wrap(step.command), timeout_s=self.config.command_timeout_s
                 )
                 result, state = recorder.unwrap(result)
-                recorded = _recorded_output(step)
+                recorded = recorded_output(step)
                 diverged = result.end_reason != "exit" or state is None
                 if not diverged and recorded is not None:
                     diverged = not _same_output(recorded, result.output)
