@@ -55,6 +55,13 @@ class CriticWorker:
     async def ping(self) -> dict[str, int]:
         return {"num_started": self.num_started, "num_finished": self.num_finished}
 
+    async def thread_info(self) -> dict[str, Any]:
+        """The threads and cores this worker (and an engine it hosts) computes with: the
+        critic engine's `num_threads`, else Ray's budget (OMP_NUM_THREADS = its CPUs)."""
+        from srft_ray.vllm_engine import cpu_thread_info
+
+        return cpu_thread_info()
+
 
 def start_critic_worker(
     config: CriticConfig,

@@ -5,11 +5,16 @@ observation (long observations cut in the middle); no label of any source is sho
 
     python benchmarks/hand_label_dump.py --store RUN/round-000/eval/trajectories --set greedy \
         --tasks generated:400:0:1 --out /tmp/greedy.md [--max-episodes 20]
+
+--id-prefix P renames the episodes P/TRAJECTORY_ID (episodes of another run may carry the same
+ids as those already labelled) and --copy-to STORE appends them, so renamed, to the store the
+labels are scored on (benchmarks/data/hand_labelled_episodes).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from srft_ray.data.store import TrajectoryStore
@@ -23,9 +28,17 @@ def _cut(text: str, limit: int = 1500) -> str:
     return f"{text[:half]}\n[... {len(text) - limit} characters cut ...]\n{text[-half:]}"
 
 
-def dump(store: Path, tasks: str, label_set: str, max_episodes: int) -> str:
-    by_id = {task.instance_id: task for task in load_task_source(tasks).tasks()}
+def chosen(store: Path, max_episodes: int, id_prefix: str = "") -> list:
     trajectories = sorted(TrajectoryStore(store), key=lambda t: t.trajectory_id)[:max_episodes]
+    if id_prefix:
+        trajectories = [
+            replace(t, trajectory_id=f"{id_prefix}/{t.trajectory_id}") for t in trajectories
+        ]
+    return trajectories
+
+
+def dump(trajectories: list, tasks: str, label_set: str) -> str:
+    by_id = {task.instance_id: task for task in load_task_source(tasks).tasks()}
     parts = []
     for traj in trajectories:
         task = by_id[traj.instance_id]
@@ -49,12 +62,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True, type=Path)
     parser.add_argument("--tasks", required=True)
-    parser.add_argument("--set", dest="label_set", required=True, choices=("greedy", "sampled"))
+    parser.add_argument("--set", dest="label_set", required=True)
     parser.add_argument("--max-episodes", type=int, default=1000)
+    parser.add_argument("--id-prefix", default="")
+    parser.add_argument("--copy-to", type=Path, default=None)
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
-    args.out.write_text(dump(args.store, args.tasks, args.label_set, args.max_episodes))
-    print(f"wrote {args.out}")
+    trajectories = chosen(args.store, args.max_episodes, args.id_prefix)
+    args.out.write_text(dump(trajectories, args.tasks, args.label_set))
+    if args.copy_to is not None:
+        TrajectoryStore(args.copy_to).append(trajectories)
+    print(f"wrote {args.out} ({len(trajectories)} episodes)")
 
 
 if __name__ == "__main__":

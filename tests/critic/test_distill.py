@@ -9,6 +9,7 @@ import time
 from collections import Counter
 
 import pytest
+import ray
 
 from srft_ray.critic.config import PromptConfig
 from srft_ray.critic.distill import (
@@ -144,11 +145,18 @@ def test_train_critic_job_then_serve_the_export_in_the_pool(ray_cluster, tokeniz
         stream.mark_complete()
 
     serve = critic_config(
-        export, config, engine=EngineConfig(max_model_len=4096, kv_cache_memory_gb=0.5)
+        export,
+        config,
+        engine=EngineConfig(max_model_len=4096, kv_cache_memory_gb=0.5, num_threads=2),
     )
+    workers = []
+
+    def start_worker(slot):
+        workers.append(start_critic_worker(serve))
+        return workers[-1]
+
     pool = CritiquePool(
-        PoolConfig(resources=Resources(num_workers=1), batch_size=1, poll_s=0.1),
-        lambda slot: start_critic_worker(serve),
+        PoolConfig(resources=Resources(num_workers=1), batch_size=1, poll_s=0.1), start_worker
     )
     producer = threading.Thread(target=produce)
     producer.start()
@@ -156,6 +164,9 @@ def test_train_critic_job_then_serve_the_export_in_the_pool(ray_cluster, tokeniz
         report = pool.run(
             stream.follow(poll_s=0.1, timeout_s=300), TrajectoryStore(tmp_path / "out")
         )
+        # The worker reserves Ray's default 0.25 CPU; its engine computes on the 2 threads its
+        # config gives it, read from inside the actor.
+        assert ray.get(workers[0].thread_info.remote())["torch_threads"] == 2
     finally:
         pool.close()
         producer.join()
