@@ -1,11 +1,13 @@
 """Label sources against the hand-labelled student steps (benchmarks/data/hand_labels.jsonl).
 
-The 43 student episodes (19 greedy held-out episodes of a round-0 policy, 24 episodes sampled at
-temperature 0.7 in round 1) are in benchmarks/data/hand_labelled_episodes; the labels were
-given by reading each step against the reference patch (benchmarks/data/LABELLING_GUIDE.md).
-This labels them with the rules and the replay source (replaying every command in a fresh
-checkout: these episodes were collected before trees were recorded) and scores both per set
-(bad = mistake), with `srft critic-eval`'s own function.
+The student episodes are in benchmarks/data/hand_labelled_episodes, in three sets: `greedy` (19
+greedy held-out episodes of a round-0 policy) and `sampled` (24 episodes sampled at temperature
+0.7 in round 1), which shaped replay's rules, and `heldout-rft` (30 episodes of an RFT-trained
+policy at temperature 0.7 on held-out tasks no other set has, labelled after replay's rules were
+frozen: the held-out figure). The labels were given by reading each step against the reference
+patch (benchmarks/data/LABELLING_GUIDE.md). This labels them with the rules and the replay
+source (replaying every command in a fresh checkout where an episode was collected before trees
+were recorded) and scores both per set (bad = mistake), with `srft critic-eval`'s own function.
 
     python benchmarks/hand_label_eval.py --out benchmarks/results/hand_label_eval.json
 """
