@@ -32,7 +32,7 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from srft_ray.critic.backends import EngineActorBackend  # noqa: E402
-from srft_ray.critic.config import CriticConfig  # noqa: E402
+from srft_ray.critic.config import CriticConfig, PromptConfig  # noqa: E402
 from srft_ray.critic.llm_critic import CritiqueStats, LLMCritic  # noqa: E402
 from srft_ray.data.model import Outcome, Step, Trajectory  # noqa: E402
 
@@ -83,12 +83,10 @@ def synthetic_trajectories(num: int, num_steps: int, obs_chars: int) -> list[Tra
 async def run_variant(
     engine, tokenizer, trajs, batch_size: int, prompt_version: str = "", **overrides
 ) -> tuple[CritiqueStats, float]:
-    config = CriticConfig(**overrides)
     if prompt_version:  # "MODE/VERSION": a trained critic's own prompt, in its own mode
         mode, version = prompt_version.split("/")
-        config = CriticConfig(**{**overrides, "mode": mode})
-        config.prompt.version = version
-    critic = LLMCritic(config, tokenizer, EngineActorBackend(engine))
+        overrides = {**overrides, "mode": mode, "prompt": PromptConfig(version=version)}
+    critic = LLMCritic(CriticConfig(**overrides), tokenizer, EngineActorBackend(engine))
     stats = CritiqueStats()
     started = time.perf_counter()
     for start in range(0, len(trajs), batch_size):  # like the pool: a few trajectories at a time

@@ -169,7 +169,7 @@ def format_table(result: dict[str, Any]) -> str:
                 f"  {row['num_episodes']} episodes"
                 + (f"  train pass rate {passed:.2f}" if passed is not None else "")
             )
-        for name, pair in {**found["pairs"]}.items():
+        for name, pair in found["pairs"].items():
             lines.append(f"  {name:<12} {_pair(pair)}")
     for name, pair in result["between"].items():
         lines.append(f"{name:<20} {_pair(pair)}")

@@ -62,13 +62,14 @@ def train_rates(store: Path, out_dir: Path, steps: int) -> dict:
     from srft_ray.model_prep import prepare_model
     from srft_ray.train.stage import run_training_stage
 
+    train = embedded().train
     config = replace(
-        embedded().train,
+        train,
         model_path=str(prepare_model(quiet=True)),
         dataset_dirs=[str(store)],
         max_steps=steps,
         output_dir=str(out_dir / "export"),
-        masking=replace(embedded().train.masking, mode="all"),
+        masking=replace(train.masking, mode="all"),
     )
     metrics_file = out_dir / "metrics.jsonl"
     metrics_file.unlink(missing_ok=True)
