@@ -33,6 +33,11 @@ def test_files_then_overrides(tmp_path):
     cfg = load_config(Root, [a, b], ["inner.rate=2", "tags=[x, y]", "limit=null"])
     assert cfg == Root(name="first", tags=["x", "y"], inner=Inner(steps=7, mode="rft", rate=2.0))
     assert isinstance(cfg.inner.rate, float)
+    # YAML 1.1 reads 1e-4 (no dot) as a string; a float field takes it as the number written.
+    rate = tmp_path / "rate.yaml"
+    rate.write_text("inner:\n  rate: 1e-4\n")
+    assert load_config(Root, [rate], []).inner.rate == 1e-4
+    assert load_config(Root, [], ["inner.rate=-5E+3"]).inner.rate == -5000.0
     assert config_hash(cfg) == config_hash(load_config(Root, base=to_dict(cfg)))
     assert config_hash(cfg) != config_hash(Root())
 
@@ -46,6 +51,8 @@ def test_unknown_keys_and_bad_values_name_the_key_and_file(tmp_path):
         load_config(Root, [], ["inner.mode=sft"])
     with pytest.raises(ConfigError, match="expected an integer"):
         load_config(Root, [], ["inner.steps=many"])
+    with pytest.raises(ConfigError, match="expected a number"):
+        load_config(Root, [], ["inner.rate=fast"])
     with pytest.raises(ConfigError, match="key.path=value"):
         load_config(Root, [], ["novalue"])
 
