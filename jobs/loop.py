@@ -33,7 +33,9 @@ def parse_config(argv: list[str] | None) -> LoopConfig:
     args = parser.parse_args(argv)
     files = args.config or [EMBEDDED_CONFIG]
     overrides = list(args.overrides) + ([f"run_dir={args.run_dir}"] if args.run_dir else [])
-    return load_config(LoopConfig, files, overrides)
+    config = load_config(LoopConfig, files, overrides)
+    config.check()
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -298,6 +298,14 @@ def stage_line(name: str, metrics: dict[str, Any], first_loss: float | None) -> 
             metrics.get("num_recover", "n/a"),
             metrics.get("num_unknown", "n/a"),
         )
+    if name == "distil":
+        loss = metrics.get("final_loss")
+        return "critic {} from {} examples, {} steps, loss {}".format(
+            metrics.get("model_name", "n/a"),
+            metrics.get("num_examples", "n/a"),
+            metrics.get("num_optimizer_steps", "n/a"),
+            "n/a" if loss is None else f"{loss:.4g}",
+        )
     if name == "train":
         share = metrics.get("trained_token_share")
         loss = metrics.get("final_loss")
@@ -317,13 +325,13 @@ def format_round_summary(manifest: Any) -> str:
 
     `manifest` is a RoundManifest; the first logged train loss comes from the train metrics file.
     """
-    from srft_ray.runstate.layout import STAGES, read_train_metrics
+    from srft_ray.runstate.layout import OPTIONAL_STAGES, STAGES, read_train_metrics
 
     records = read_train_metrics(manifest.paths.train_metrics)
     first_loss = records[0]["loss"] if records else None
     lines = [f"round {manifest.round_index}  [{manifest.status}]  {manifest.paths.root}"]
     total_wall = 0.0
-    for name in STAGES:
+    for name in (*STAGES, *(s for s in OPTIONAL_STAGES if s in manifest.stages)):
         rec = manifest.stages[name]
         wall = rec.wall_s
         total_wall += wall

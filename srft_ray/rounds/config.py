@@ -17,6 +17,7 @@ from srft_ray.agent.episode import EpisodeConfig
 from srft_ray.agent.policies import PolicyConfig
 from srft_ray.collect import CollectConfig
 from srft_ray.critic.config import CriticConfig
+from srft_ray.critic.distill import DistillConfig
 from srft_ray.critic.pool import PoolConfig
 from srft_ray.data.model import Task
 from srft_ray.ray_cluster import RayConfig
@@ -106,6 +107,13 @@ class LoopConfig:
     """The critic: backend, model, prompt and label source."""
     critique_pool: PoolConfig = field(default_factory=PoolConfig)
     """The critique pool (workers, batches, unknown-label guard) that runs `critic`."""
+    train_critic: bool = False
+    """Distil a critic from round 0's labels after its critique (stage `distil`, `srft
+    train-critic`'s function; srft_ray.rounds.critic_stage) and label every later round with it
+    under critic.labels (which must ask a critic: critic, replay_else_critic, consensus, ...).
+    Round 0 then labels with replay, the labels the critic learns."""
+    critic_distill: DistillConfig = field(default_factory=DistillConfig)
+    """How that critic is trained and prompted (train.model_path empty: the loop's base model)."""
     train: TrainConfig = field(default_factory=TrainConfig)
     """Fine-tuning; dataset_dirs, output_dir and checkpoint_dir are set by the loop (DCP
     checkpoints, and so resume inside training, only when train.checkpoint_every > 0);
@@ -114,6 +122,10 @@ class LoopConfig:
     """Masking mode of the rounds the student collects ("": train.masking.mode, like the
     teacher's). rft keeps only the student's resolved episodes: its failing ones are mostly
     steps the labels call good, yet they do not solve the task."""
+    teacher_weight: float = 1.0
+    """Weight of the teacher's rounds when a student round trains from the base on all data so
+    far (TrainConfig.dataset_weights: passes over the teacher's stores per pass over the
+    student's); 0 drops the teacher's data once the student collects (a teacher-free regime)."""
     train_from: Literal["base", "last"] = "base"
     """base: train the base model on all rounds' data so far; last: continue from the last
     exported policy on this round's data only."""
@@ -130,6 +142,19 @@ class LoopConfig:
     ray: RayConfig = field(default_factory=RayConfig)
     write_report: bool = True
     """Write RUN_DIR/report/index.html at the end (`srft report RUN_DIR`)."""
+
+    def check(self) -> None:
+        """Checks across sections, once every file and override is applied (a __post_init__
+        would see `train_critic=true` before a later `critic.labels=...`)."""
+        from srft_ray.critic.label_modes import CRITIC_FREE_MODES
+
+        if self.teacher_weight < 0:
+            raise ValueError(f"teacher_weight must be >= 0, got {self.teacher_weight}")
+        if self.train_critic and self.critic.labels in CRITIC_FREE_MODES:
+            raise ValueError(
+                f"train_critic=true: critic.labels={self.critic.labels} never asks a critic; "
+                "set critic.labels to critic, replay_else_critic, consensus or critic_or_rules"
+            )
 
     def masking_mode_of_round(self, round_index: int) -> str:
         """The masking mode round `round_index`'s labelled store is trained with."""

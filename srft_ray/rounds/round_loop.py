@@ -27,6 +27,11 @@ from srft_ray.config import to_dict
 from srft_ray.data.model import Trajectory
 from srft_ray.data.store import TrajectoryStore
 from srft_ray.rounds.config import LoopConfig, split_tasks
+from srft_ray.rounds.critic_stage import (
+    critic_inputs,
+    critic_of_round,
+    distil_critic,
+)
 from srft_ray.rounds.stages import (
     Log,
     PolicyEngines,
@@ -41,7 +46,7 @@ from srft_ray.rounds.stages import (
 )
 from srft_ray.rounds.task_choice import choose_tasks, pass_history
 from srft_ray.rounds.train_evaluate import evaluate, evaluate_base, train
-from srft_ray.runstate.hashing import checkpoint_hash, inputs_hash, json_hash, run_relative_hash
+from srft_ray.runstate.hashing import checkpoint_hash, inputs_hash, run_relative_hash
 from srft_ray.runstate.layout import round_paths
 from srft_ray.runstate.manifest import RoundManifest, Stage
 from srft_ray.runstate.run_manifest import RunManifest
@@ -57,6 +62,7 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
     from srft_ray.tasks.source import load_task_source
 
     started = time.monotonic()
+    config.check()
     run_dir = config.resolved_run_dir()
     run = RunManifest.load_or_create(run_dir, config)
     source = load_task_source(config.tasks.source, repos_dir=config.tasks.repos_dir)
@@ -96,6 +102,7 @@ def run_loop(config: LoopConfig, *, log: Log = print) -> Path:
             if evaluation is not None:
                 evaluation.wait()  # training takes the cores (and releases the engine)
             evaluation = None
+            distil_critic(ctx, manifest)
             if config.last_stage != "critique":
                 export = train(ctx, manifest, policy)
                 if config.last_stage == "evaluate":
@@ -120,6 +127,7 @@ def run_round(ctx: RunContext, manifest: RoundManifest, policy: str) -> str:
     """One round, one stage at a time; `policy` is the checkpoint to collect with. Returns the
     round's export. (run_loop runs the same stages, each evaluation beside the next round.)"""
     collect_and_critique(ctx, manifest, policy)
+    distil_critic(ctx, manifest)
     if ctx.config.last_stage == "critique":
         return policy
     export = train(ctx, manifest, policy)
@@ -224,8 +232,9 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
         "config": run_relative_hash(to_dict(collect_config), ctx.run.run_dir),
         "policy": checkpoint_hash(policy) if uses_policy else "teacher",
     }
+    critic = critic_of_round(ctx, manifest.round_index, run_critic(ctx.config))
     critique_inputs = {
-        "config": json_hash({"critic": to_dict(ctx.config.critic)}),
+        **critic_inputs(ctx, manifest.round_index, critic),
         # Collection is deterministic in its inputs (ids are round/task/sample), and critique
         # starts before collection has an output to hash: key on collection's inputs.
         "collect": inputs_hash(collect_inputs),
@@ -235,7 +244,7 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
     need_critique = begin_stage(ctx, critique_stage, critique_inputs, [paths.labelled])
     collected = TrajectoryStore(paths.collected)
     stop = threading.Event()
-    critic = _CritiqueThread(ctx, critique_stage, collected, paths.labelled, stop)
+    critic = _CritiqueThread(ctx, critique_stage, critic, collected, paths.labelled, stop)
     if need_critique:
         critic.start()
     try:
@@ -280,9 +289,10 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
 class _CritiqueThread(threading.Thread):
     """The critic pool tailing the collected store; records the stage's end in the manifest."""
 
-    def __init__(self, ctx, stage: Stage, collected: TrajectoryStore, out: Path, stop):
+    def __init__(self, ctx, stage: Stage, critic, collected: TrajectoryStore, out: Path, stop):
         super().__init__(name="critique", daemon=True)
         self.ctx, self.stage, self.collected, self.out, self.stop = ctx, stage, collected, out, stop
+        self.critic = critic  # this round's CriticConfig
         self.error: BaseException | None = None
 
     def _source(self) -> Iterator[Trajectory]:
@@ -296,7 +306,7 @@ class _CritiqueThread(threading.Thread):
         cfg = self.ctx.config
         try:
             labelled = TrajectoryStore(self.out)
-            report = critique(run_critic(cfg), cfg.critique_pool, self._source(), labelled)
+            report = critique(self.critic, cfg.critique_pool, self._source(), labelled)
             if self.stop.is_set():
                 raise RuntimeError("collection failed; critique stopped with what it had")
             if report.failed_ids:

@@ -30,15 +30,22 @@ from srft_ray.train.stage import run_training_stage
 
 
 def train_config_for(ctx: RunContext, manifest: RoundManifest, policy: str):
-    """This round's TrainConfig: from the base on all data so far, or from the last policy;
+    """This round's TrainConfig: from the base on all data so far (the teacher's rounds weighted
+    by teacher_weight once the student collects), or from the last policy on this round's data;
     each round's store masked in its own mode (LoopConfig.masking_mode_of_round)."""
-    paths = manifest.paths
-    if ctx.config.train_from == "base":
+    paths, loop = manifest.paths, ctx.config
+    weights: list[float] = []
+    if loop.train_from == "base":
         start, rounds = ctx.base_model, list(range(manifest.round_index + 1))
+        if manifest.round_index >= loop.teacher_rounds and loop.teacher_weight != 1.0:
+            if loop.teacher_weight == 0:  # teacher-free from the first student round on
+                rounds = [i for i in rounds if i >= loop.teacher_rounds]
+            else:
+                weights = [loop.teacher_weight if i < loop.teacher_rounds else 1.0 for i in rounds]
     else:
         start, rounds = policy, [manifest.round_index]
-    modes = [ctx.config.masking_mode_of_round(i) for i in rounds]
-    masking, per_store = ctx.config.train.masking, []
+    modes = [loop.masking_mode_of_round(i) for i in rounds]
+    masking, per_store = loop.train.masking, []
     if len(set(modes)) == 1:
         masking = replace(masking, mode=modes[0])
     else:
@@ -48,6 +55,7 @@ def train_config_for(ctx: RunContext, manifest: RoundManifest, policy: str):
         model_path=start,
         dataset_dirs=[str(round_paths(ctx.run.run_dir, i).labelled) for i in rounds],
         dataset_modes=per_store,
+        dataset_weights=weights,
         masking=masking,
         output_dir=str(paths.export),
         # Optimizer-state checkpoints cost more than a few tiny steps: only when asked for.

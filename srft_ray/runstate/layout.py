@@ -8,6 +8,7 @@ RUN_DIR/
     labelled/                    TrajectoryStore written by critique
     checkpoint/                  training checkpoints (DCP), for resume inside train
     export/                      Hugging Face safetensors export: the next round's policy
+    critic/                      a critic distilled from this round's labels (stage distil)
     train/metrics.jsonl          one JSON object per optimizer step (TRAIN_METRIC_FIELDS)
     eval/                        TrajectoryStore of held-out evaluation episodes
   report/index.html              `srft report RUN_DIR`
@@ -26,6 +27,9 @@ from typing import Any
 from srft_ray.data.model import DataError
 
 STAGES: tuple[str, ...] = ("collect", "critique", "train", "evaluate")
+OPTIONAL_STAGES: tuple[str, ...] = ("distil",)
+"""Stages a round has only when its config asks for them, recorded once begun: `distil` trains
+a critic on round 0's labels (LoopConfig.train_critic)."""
 
 # The metric names each stage records with `finish(metrics=...)`; the summary and the report read
 # these keys (missing ones show as "n/a"). Stages may add more.
@@ -51,6 +55,11 @@ STAGE_METRICS: dict[str, dict[str, str]] = {
         "trained_token_share": "dataset_trained_tokens / dataset_tokens",
         "final_loss": "mean loss over the last logged steps",
         "num_optimizer_steps": "optimizer steps taken",
+    },
+    "distil": {
+        "num_examples": "labelled trajectories the critic was trained on",
+        "num_optimizer_steps": "optimizer steps taken",
+        "final_loss": "mean loss over the last logged steps (verdict tokens only)",
     },
     "evaluate": {
         "num_tasks": "held-out tasks evaluated",
@@ -91,6 +100,10 @@ class RoundPaths:
     @property
     def export(self) -> Path:
         return self.root / "export"
+
+    @property
+    def critic(self) -> Path:
+        return self.root / "critic"
 
     @property
     def train_metrics(self) -> Path:

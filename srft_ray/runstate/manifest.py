@@ -35,6 +35,7 @@ from srft_ray.runstate.hashing import (
     write_json_atomic,
 )
 from srft_ray.runstate.layout import (
+    OPTIONAL_STAGES,
     STAGE_METRICS,
     STAGES,
     TRAIN_METRIC_FIELDS,
@@ -47,6 +48,7 @@ from srft_ray.runstate.layout import (
 )
 
 __all__ = [
+    "OPTIONAL_STAGES",
     "STAGE_METRICS",
     "STAGES",
     "TRAIN_METRIC_FIELDS",
@@ -246,8 +248,9 @@ class RoundManifest:
         if data.get("version") != MANIFEST_VERSION:
             raise DataError(f"{path}: manifest version {data.get('version')!r} is not supported")
         stages: dict[str, StageRecord] = {}
-        for name in STAGES:
-            raw = data.get("stages", {}).get(name, {})
+        recorded = data.get("stages", {})
+        for name in (*STAGES, *(s for s in OPTIONAL_STAGES if s in recorded)):
+            raw = recorded.get(name, {})
             try:
                 stages[name] = StageRecord(**raw)
             except TypeError as exc:
@@ -304,8 +307,11 @@ class RoundManifest:
                     fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def stage(self, name: str) -> Stage:
+        if name in OPTIONAL_STAGES and name not in self.stages:  # recorded from now on
+            with self._thread_lock:
+                self.stages.setdefault(name, StageRecord())
         if name not in self.stages:
-            raise KeyError(f"unknown stage {name!r}; stages are {STAGES}")
+            raise KeyError(f"unknown stage {name!r}; stages are {STAGES + OPTIONAL_STAGES}")
         return Stage(self, name)
 
     def is_done(self, name: str, current_inputs_hash: str) -> bool:

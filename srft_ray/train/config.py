@@ -6,6 +6,7 @@ library only), so the GPU benchmark (torch + transformers only) can use it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
@@ -37,6 +38,11 @@ class TrainConfig:
     dataset_modes: list[str] = field(default_factory=list)
     """Masking mode per store, parallel to dataset_dirs (empty: masking.mode for every store).
     The loop uses it to mask a teacher's rounds by step and the student's own by outcome."""
+    dataset_weights: list[float] = field(default_factory=list)
+    """Passes over each store per epoch, parallel to dataset_dirs (empty: 1 for every store):
+    2 trains each of that store's trajectories twice as often (two documents), 0.5 a fixed
+    half of them (chosen by a hash of the trajectory id). Counts of documents and trajectories
+    count every copy. The loop weighs the teacher's rounds with it (LoopConfig.teacher_weight)."""
     masking: MaskingConfig = field(default_factory=lambda: MaskingConfig(max_length=4096))
     """What is trained and how a trajectory is rendered (srft_ray.masking.MaskingConfig): mode,
     masked_kinds, unknown_as, label_sources, max_length (None: no cut), action_format,
@@ -127,6 +133,25 @@ class TrainConfig:
         for mode in self.dataset_modes:
             if mode not in MODES:
                 raise ValueError(f"dataset_modes: {mode!r} is not one of {MODES}")
+        if self.dataset_weights and len(self.dataset_weights) != len(self.dataset_dirs):
+            raise ValueError(
+                f"dataset_weights has {len(self.dataset_weights)} entries for "
+                f"{len(self.dataset_dirs)} dataset_dirs: give one weight per store, or none"
+            )
+        if any(w <= 0 for w in self.dataset_weights):
+            raise ValueError(
+                f"dataset_weights {self.dataset_weights}: every weight must be > 0 (leave a "
+                "store out of dataset_dirs to drop it)"
+            )
+
+    def copies_of(self, index: int, trajectory_id: str) -> int:
+        """How many documents the trajectory `trajectory_id` of dataset_dirs[index] becomes."""
+        weight = self.dataset_weights[index] if self.dataset_weights else 1.0
+        whole, part = int(weight), weight - int(weight)
+        if not part:
+            return whole
+        digest = hashlib.sha256(f"weight\0{trajectory_id}".encode()).digest()
+        return whole + (int.from_bytes(digest[:8], "big") / 2**64 < part)
 
     def masking_for(self, index: int) -> MaskingConfig:
         """How the store at dataset_dirs[index] is masked."""

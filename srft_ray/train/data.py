@@ -137,8 +137,12 @@ def load_documents(config: TrainConfig, tokenizer, vocab_size: int):
         for index, directory in enumerate(config.dataset_dirs):
             masking = config.masking_for(index)
             for traj in TrajectoryStore(Path(directory)):
-                if traj.trajectory_id not in over_cap:
-                    yield traj.trajectory_id, render_trajectory(traj, tokenizer, masking)
+                copies = config.copies_of(index, traj.trajectory_id)
+                if traj.trajectory_id in over_cap or not copies:
+                    continue
+                example = render_trajectory(traj, tokenizer, masking)
+                for copy in range(copies):  # dataset_weights: the copies after the first
+                    yield f"{traj.trajectory_id}#{copy}" if copy else traj.trajectory_id, example
 
     docs, stats = documents_from_rendered(rendered(), config, vocab_size)
     stats.num_dropped_over_cap = len(over_cap)

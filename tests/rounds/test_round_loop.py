@@ -157,6 +157,34 @@ def test_student_rounds_can_be_masked_by_outcome(tmp_path):
     assert last.model_path == "POLICY" and last.masking.mode == "rft" and last.dataset_modes == []
 
 
+def test_the_teachers_rounds_are_weighted_or_dropped_once_the_student_collects(tmp_path):
+    from types import SimpleNamespace
+
+    from srft_ray.rounds.train_evaluate import train_config_for
+    from srft_ray.runstate.layout import round_paths
+
+    def round_of(index: int, *overrides: str):
+        config = parse_config([f"run_dir={tmp_path}", "teacher_rounds=1", *overrides])
+        ctx = SimpleNamespace(
+            config=config, base_model="BASE", run=SimpleNamespace(run_dir=tmp_path)
+        )
+        manifest = SimpleNamespace(round_index=index, paths=round_paths(tmp_path, index))
+        return train_config_for(ctx, manifest, "POLICY")
+
+    stores = [str(round_paths(tmp_path, i).labelled) for i in (0, 1, 2)]
+    assert round_of(2).dataset_dirs == stores and round_of(2).dataset_weights == []
+    weighted = round_of(2, "teacher_weight=0.5")
+    assert weighted.dataset_dirs == stores and weighted.dataset_weights == [0.5, 1.0, 1.0]
+    free = round_of(2, "teacher_weight=0")  # teacher-free: the student's rounds only
+    assert free.dataset_dirs == stores[1:] and free.dataset_weights == []
+    # Round 0 is the teacher's: its own data, whatever the weight.
+    assert round_of(0, "teacher_weight=0").dataset_dirs == stores[:1]
+    assert round_of(0, "teacher_weight=3").dataset_weights == []
+    assert round_of(2, "teacher_weight=0", "train_from=last").dataset_dirs == stores[2:]
+    with pytest.raises(ValueError, match="teacher_weight must be >= 0"):
+        parse_config([f"run_dir={tmp_path}", "teacher_weight=-1"])
+
+
 def test_run_defaults_are_the_embedded_config(tmp_path):
     config = parse_config([])
     assert config.resolved_run_dir() == (Path("runs") / "embedded").resolve()
