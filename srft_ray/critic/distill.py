@@ -47,7 +47,18 @@ logger = logging.getLogger(__name__)
 
 
 def _default_train() -> TrainConfig:
-    return TrainConfig(tokens_per_micro_batch=4096, lr=2e-5, warmup_steps=2, num_epochs=2)
+    # The embedded policy training's speed settings: on 2 AVX512-BF16 cores a critic step ran at
+    # 101 tokens/s with the TrainConfig defaults, 132 with frozen embeddings and no gradient
+    # checkpointing, 242 with bf16 on top ("fast": fp32 where the CPU lacks native bf16).
+    return TrainConfig(
+        tokens_per_micro_batch=4096,
+        lr=2e-5,
+        warmup_steps=2,
+        num_epochs=2,
+        mixed_precision="fast",
+        freeze_embeddings=True,
+        gradient_checkpointing=False,
+    )
 
 
 @dataclass(kw_only=True)
