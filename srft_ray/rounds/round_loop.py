@@ -232,9 +232,9 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
         "config": run_relative_hash(to_dict(collect_config), ctx.run.run_dir),
         "policy": checkpoint_hash(policy) if uses_policy else "teacher",
     }
-    critic = critic_of_round(ctx, manifest.round_index, run_critic(ctx.config))
+    round_critic = critic_of_round(ctx, manifest.round_index, run_critic(ctx.config))
     critique_inputs = {
-        **critic_inputs(ctx, manifest.round_index, critic),
+        **critic_inputs(ctx, manifest.round_index, round_critic),
         # Collection is deterministic in its inputs (ids are round/task/sample), and critique
         # starts before collection has an output to hash: key on collection's inputs.
         "collect": inputs_hash(collect_inputs),
@@ -244,7 +244,7 @@ def collect_and_critique(ctx: RunContext, manifest: RoundManifest, policy: str) 
     need_critique = begin_stage(ctx, critique_stage, critique_inputs, [paths.labelled])
     collected = TrajectoryStore(paths.collected)
     stop = threading.Event()
-    critic = _CritiqueThread(ctx, critique_stage, critic, collected, paths.labelled, stop)
+    critic = _CritiqueThread(ctx, critique_stage, round_critic, collected, paths.labelled, stop)
     if need_critique:
         critic.start()
     try:
