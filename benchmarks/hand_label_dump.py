@@ -6,7 +6,7 @@ observation (long observations cut in the middle); no label of any source is sho
     python benchmarks/hand_label_dump.py --store RUN/round-000/eval/trajectories --set greedy \
         --tasks generated:400:0:1 --out /tmp/greedy.md [--max-episodes 20]
 
---id-prefix P renames the episodes P/TRAJECTORY_ID (episodes of another run may carry the same
+--instances REGEX keeps the episodes of the matching tasks only. --id-prefix P renames the episodes P/TRAJECTORY_ID (episodes of another run may carry the same
 ids as those already labelled) and --copy-to STORE appends them, so renamed, to the store the
 labels are scored on (benchmarks/data/hand_labelled_episodes).
 """
@@ -14,6 +14,7 @@ labels are scored on (benchmarks/data/hand_labelled_episodes).
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,8 +29,11 @@ def _cut(text: str, limit: int = 1500) -> str:
     return f"{text[:half]}\n[... {len(text) - limit} characters cut ...]\n{text[-half:]}"
 
 
-def chosen(store: Path, max_episodes: int, id_prefix: str = "") -> list:
-    trajectories = sorted(TrajectoryStore(store), key=lambda t: t.trajectory_id)[:max_episodes]
+def chosen(store: Path, max_episodes: int, id_prefix: str = "", instances: str = "") -> list:
+    """The first `max_episodes` episodes by id, of the tasks whose instance id matches the regex
+    `instances` (all tasks when empty)."""
+    found = [t for t in TrajectoryStore(store) if re.search(instances, t.instance_id)]
+    trajectories = sorted(found, key=lambda t: t.trajectory_id)[:max_episodes]
     if id_prefix:
         trajectories = [
             replace(t, trajectory_id=f"{id_prefix}/{t.trajectory_id}") for t in trajectories
@@ -65,10 +69,11 @@ def main() -> None:
     parser.add_argument("--set", dest="label_set", required=True)
     parser.add_argument("--max-episodes", type=int, default=1000)
     parser.add_argument("--id-prefix", default="")
+    parser.add_argument("--instances", default="", help="regex on instance ids, e.g. '-[12]$'")
     parser.add_argument("--copy-to", type=Path, default=None)
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
-    trajectories = chosen(args.store, args.max_episodes, args.id_prefix)
+    trajectories = chosen(args.store, args.max_episodes, args.id_prefix, args.instances)
     args.out.write_text(dump(trajectories, args.tasks, args.label_set))
     if args.copy_to is not None:
         TrajectoryStore(args.copy_to).append(trajectories)

@@ -1,10 +1,11 @@
 """Label sources against the hand-labelled student steps (benchmarks/data/hand_labels.jsonl).
 
-The student episodes are in benchmarks/data/hand_labelled_episodes, in three sets: `greedy` (19
+The student episodes are in benchmarks/data/hand_labelled_episodes, in four sets: `greedy` (19
 greedy held-out episodes of a round-0 policy) and `sampled` (24 episodes sampled at temperature
-0.7 in round 1), which shaped replay's rules, and `heldout-rft` (30 episodes of an RFT-trained
-policy at temperature 0.7 on held-out tasks no other set has, labelled after replay's rules were
-frozen: the held-out figure). The labels were given by reading each step against the reference
+0.7 in round 1), which shaped replay's rules, and two labelled after replay's rules were frozen,
+the held-out figures: `heldout-rft` (30 episodes of an RFT-trained policy at temperature 0.7 on
+held-out tasks -3 and -4 of each held-out repository) and `heldout-rounds` (30 greedy episodes
+of the round-2 srft policy of the rounds run, `rounds_bench.py`, on held-out tasks -1 and -2). The labels were given by reading each step against the reference
 patch (benchmarks/data/LABELLING_GUIDE.md). This labels them with the rules and the replay
 source (replaying every command in a fresh checkout where an episode was collected before trees
 were recorded) and scores both per set (bad = mistake), with `srft critic-eval`'s own function.
