@@ -13,9 +13,15 @@ evaluation is done once and copied to the other runs (its stage is keyed on the 
 evaluation config and the task ids, so a copy on other inputs is redone, not reused). A run cut
 short resumes where it stopped: rerun the same command.
 
+--control adds the equal-steps control of each (method, seed): round 0 retrained on round 0's
+data alone for as many optimizer steps as the run's last round took (RUN_DIR/METHOD/seed-S-control,
+round 0's collection and labels copied and reused, training and evaluation redone). An epoch
+budget gives later rounds more steps; the control says how much of a climb more steps alone buy.
+
 The JSON (`--out`): {"command", "wall_s", "config": overrides, "methods": {METHOD: {"rounds":
 [{"round", "resolve_rate", "ci95", "num_tasks", "num_episodes", "train_pass_rate"}], "pairs":
-{"r1-vs-r0": {"diff", "ci95", "p", "num_tasks"}, ...}}}, "between": {"srft-vs-rft@r1": ...}}.
+{"r1-vs-r0": {"diff", "ci95", "p", "num_tasks"}, ...}}}, "between": {"srft-vs-rft@r1": ...},
+"controls": {METHOD: {"steps", "resolve_rate", "ci95", "pairs": {"r2-vs-r0@75": ...}}}}.
 A held-out task whose episode failed counts as unresolved (every failure is in the denominator).
 """
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import shlex
 import shutil
 import sys
@@ -61,7 +68,70 @@ def run_all(args: argparse.Namespace, log) -> list[Path]:
             shutil.copytree(run_dirs[0] / "base", run_dir / "base")
         log(f"[rounds_bench] {method} seed {seed}: {run_dir}")
         run_dirs.append(run_loop(config, log=log))
+        if args.control:
+            run_control(args, method, seed, log)
     return run_dirs
+
+
+def control_dir(run_dir: Path) -> Path:
+    return run_dir.with_name(f"{run_dir.name}-control")
+
+
+def last_round_steps(run_dir: Path) -> tuple[int, int] | None:
+    """(the last trained round, its optimizer steps), from the run's manifests."""
+    last = None
+    for folder in sorted(run_dir.glob("round-*")):
+        manifest = folder / "manifest.json"
+        if not manifest.exists():
+            continue
+        train = json.loads(manifest.read_text())["stages"].get("train", {})
+        steps = train.get("metrics", {}).get("num_optimizer_steps")
+        if train.get("status") == "done" and steps:
+            last = (int(folder.name.split("-")[1]), int(steps))
+    return last
+
+
+def control_outcomes(control: Path, steps: int) -> dict[str, list[bool]] | None:
+    """The control's round-0 evaluation, only once it evaluated a model trained for `steps`
+    (a copied round 0 holds the original's evaluation until the control redoes it)."""
+    manifest = control / "round-000" / "manifest.json"
+    if not manifest.exists():
+        return None
+    stages = json.loads(manifest.read_text())["stages"]
+    train, evaluate = stages.get("train", {}), stages.get("evaluate", {})
+    trained = train.get("status") == "done" and (
+        train.get("metrics", {}).get("num_optimizer_steps") == steps
+    )
+    evaluated = evaluate.get("status") == "done" and (
+        evaluate.get("finished_at", 0) >= train.get("finished_at", float("inf"))
+    )
+    return eval_outcomes(control / "round-000" / "eval") if trained and evaluated else None
+
+
+def control_overrides(args: argparse.Namespace, method: str, seed: int, steps: int) -> list[str]:
+    run_dir = Path(args.run_dir) / method / f"seed-{seed}"
+    extra = [f"run_dir={control_dir(run_dir)}", "num_rounds=1", f"train.max_steps={steps}"]
+    return [*run_overrides(args, method, seed), *extra]
+
+
+def run_control(args: argparse.Namespace, method: str, seed: int, log) -> Path | None:
+    """Round 0 again, on its own data, trained for the last round's optimizer steps."""
+    from srft_ray.config import load_config
+    from srft_ray.rounds.config import EMBEDDED_CONFIG, LoopConfig
+    from srft_ray.rounds.round_loop import run_loop
+
+    run_dir = Path(args.run_dir) / method / f"seed-{seed}"
+    found = last_round_steps(run_dir)
+    if found is None or found[0] == 0:
+        return None
+    control = control_dir(run_dir)
+    for part in ("base", "round-000"):  # the stage keys decide what is reused
+        if not (control / part).exists() and (run_dir / part).exists():
+            shutil.copytree(run_dir / part, control / part)
+    overrides = control_overrides(args, method, seed, found[1])
+    config = load_config(LoopConfig, [EMBEDDED_CONFIG], overrides)
+    log(f"[rounds_bench] {method} seed {seed} control: round 0 at {found[1]} steps: {control}")
+    return run_loop(config, log=log)
 
 
 # ----------------------------------------------------------------------------- the table
@@ -147,6 +217,38 @@ def summarize(
     return {"methods": methods, "between": between}
 
 
+def summarize_controls(
+    runs: dict[str, dict[str, dict[int, dict[str, list[bool]]]]],
+    controls: dict[str, dict[str, tuple[int, int, dict[str, list[bool]]]]],
+) -> dict[str, Any]:
+    """controls: method -> seed -> (last round, its steps, the control's outcomes). The control
+    against round 0 (what more steps buy) and the last round against the control (what the
+    later rounds' data buys at equal steps), on the same task ids, pooled over seeds."""
+    tasks = sorted(
+        {t for seeds in runs.values() for rs in seeds.values() for o in rs.values() for t in o}
+    )
+    found = {}
+    for method, seeds in controls.items():
+        shapes = {(last, steps) for last, steps, _ in seeds.values()}
+        if len(shapes) != 1:
+            continue  # seeds whose last rounds differ are not pooled
+        ((last, steps),) = shapes
+        control = {seed: filled(o, tasks) for seed, (_, _, o) in seeds.items()}
+        rounds = {r: {s: filled(runs[method][s][r], tasks) for s in seeds} for r in (0, last)}
+        rate, (low, high) = resolve_rate_ci(control)
+        found[method] = {
+            "steps": steps,
+            "resolve_rate": round(rate, 4),
+            "ci95": [round(low, 4), round(high, 4)],
+            "num_episodes": sum(len(v) for o in control.values() for v in o.values()),
+            "pairs": {
+                f"r0@{steps}-vs-r0": _rounded(paired_comparison(control, rounds[0])),
+                f"r{last}-vs-r0@{steps}": _rounded(paired_comparison(rounds[last], control)),
+            },
+        }
+    return found
+
+
 def _rounded(pair: dict[str, Any]) -> dict[str, Any]:
     return {
         "diff": round(pair["diff"], 4),
@@ -173,6 +275,14 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"  {name:<12} {_pair(pair)}")
     for name, pair in result["between"].items():
         lines.append(f"{name:<20} {_pair(pair)}")
+    for method, control in result.get("controls", {}).items():
+        low, high = control["ci95"]
+        lines.append(
+            f"{method} control (round 0 at {control['steps']} steps): "
+            f"{control['resolve_rate']:.3f} [{low:.3f}, {high:.3f}]"
+        )
+        for name, pair in control["pairs"].items():
+            lines.append(f"  {name:<16} {_pair(pair)}")
     return "\n".join(lines)
 
 
@@ -192,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--eval-tasks", type=int, default=60)
     parser.add_argument("--summarize-only", action="store_true", help="table what is on disk")
+    parser.add_argument("--control", action="store_true", help="round 0 at the last round's steps")
     parser.add_argument("--out", default="benchmarks/results/rounds_bench.json")
     parser.add_argument("overrides", nargs="*", help="LoopConfig key=value overrides")
     args = parser.parse_args(argv)
@@ -201,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.summarize_only:
         setup_logging()
         run_all(args, print)
-    runs, rates = {}, {}
+    runs, rates, controls = {}, {}, {}
     for method in args.methods:
         for seed in args.seeds:
             run_dir = Path(args.run_dir) / method / f"seed-{seed}"
@@ -211,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
                 rates.setdefault(method, {})[str(seed)] = {
                     r: train_pass_rate(run_dir, r) for r in found if r >= 0
                 }
+            last = last_round_steps(run_dir)
+            control = control_outcomes(control_dir(run_dir), last[1]) if last else None
+            if control is not None and last[0] in found:
+                controls.setdefault(method, {})[str(seed)] = (*last, control)
     if not runs:
         print(f"rounds_bench: no evaluations under {args.run_dir}", file=sys.stderr)
         return 2
@@ -220,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.time() - began, 1),
         **summarize(runs, rates),
     }
+    if controls:
+        result["controls"] = summarize_controls(runs, controls)
     print(format_table(result))
     write_json_atomic(Path(args.out), result)
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,59 @@ def test_rounds_bench_without_evaluations_says_so(tmp_path, capsys):
         ["--summarize-only", "--run-dir", str(tmp_path), "--out", str(tmp_path / "x")]
     )
     assert code == 2 and "no evaluations" in capsys.readouterr().err
+
+
+def write_manifest(round_dir: Path, steps: int, trained_at: float, evaluated_at: float) -> None:
+    stages = {
+        "train": {"status": "done", "finished_at": trained_at,
+                  "metrics": {"num_optimizer_steps": steps}},
+        "evaluate": {"status": "done", "finished_at": evaluated_at},
+    }  # fmt: skip
+    (round_dir / "manifest.json").write_text(json.dumps({"stages": stages}))
+
+
+def test_the_control_is_round_zero_at_the_last_rounds_steps_on_the_same_tasks(tmp_path):
+    bench = load_bench()
+    run = tmp_path / "srft" / "seed-0"
+    build(run, {
+        -1: dict.fromkeys(TASKS, False),
+        0: {"t-a": True, "t-b": False, "t-c": False, "t-d": False},
+        1: {"t-a": True, "t-b": True, "t-c": False, "t-d": False},
+        2: {"t-a": True, "t-b": True, "t-c": True, "t-d": False}}, 0.5)  # fmt: skip
+    for index, steps in enumerate((40, 57, 75)):
+        write_manifest(run / f"round-{index:03d}", steps, 10.0 * index, 10.0 * index + 5)
+    assert bench.last_round_steps(run) == (2, 75)
+    args = bench.argparse.Namespace(run_dir=str(tmp_path), rounds=3, eval_tasks=4, overrides=[])
+    control = bench.control_dir(run)
+    assert control == tmp_path / "srft" / "seed-0-control"
+
+    # A copied round 0 still holds the original's evaluation: it is not the control yet.
+    build(control, {0: {"t-a": True, "t-b": False, "t-c": False, "t-d": False}}, 0.5)
+    write_manifest(control / "round-000", 40, 0.0, 5.0)
+    out = tmp_path / "rounds.json"
+    argv = ["--summarize-only", "--run-dir", str(tmp_path), "--methods", "srft", "--seeds", "0",
+            "--out", str(out)]  # fmt: skip
+    assert bench.main(argv) == 0 and "controls" not in json.loads(out.read_text())
+    write_manifest(control / "round-000", 75, 100.0, 50.0)  # trained, not yet evaluated again
+    assert bench.main(argv) == 0 and "controls" not in json.loads(out.read_text())
+
+    shutil.rmtree(control / "round-000" / "eval")
+    write_eval(control / "round-000" / "eval", {"t-a": True, "t-b": True, "t-c": False}, 0)
+    write_manifest(control / "round-000", 75, 100.0, 200.0)  # t-d failed: unresolved
+    assert bench.main(argv) == 0
+    found = json.loads(out.read_text())["controls"]["srft"]
+    assert found["steps"] == 75 and found["resolve_rate"] == pytest.approx(0.5)
+    assert set(found["pairs"]) == {"r0@75-vs-r0", "r2-vs-r0@75"}
+    assert found["pairs"]["r0@75-vs-r0"]["diff"] == pytest.approx(0.25)
+    assert found["pairs"]["r2-vs-r0@75"]["diff"] == pytest.approx(0.25)
+    assert found["pairs"]["r2-vs-r0@75"]["num_tasks"] == 4
+
+    from srft_ray.config import load_config
+    from srft_ray.rounds.config import EMBEDDED_CONFIG, LoopConfig
+
+    args.overrides = ["train.max_steps=0", "train.num_epochs=1.0"]  # the run's epoch budget
+    overrides = bench.control_overrides(args, "srft", 0, 75)
+    config = load_config(LoopConfig, [EMBEDDED_CONFIG], overrides)
+    assert config.num_rounds == 1 and config.train.max_steps == 75
+    assert config.train.masking.mode == "srft" and config.tasks.max_eval_tasks == 4
+    assert config.resolved_run_dir() == control.resolve()
