@@ -13,10 +13,11 @@ evaluation is done once and copied to the other runs (its stage is keyed on the 
 evaluation config and the task ids, so a copy on other inputs is redone, not reused). A run cut
 short resumes where it stopped: rerun the same command.
 
---control adds the equal-steps control of each (method, seed): round 0 retrained on round 0's
-data alone for as many optimizer steps as the run's last round took (RUN_DIR/METHOD/seed-S-control,
-round 0's collection and labels copied and reused, training and evaluation redone). An epoch
-budget gives later rounds more steps; the control says how much of a climb more steps alone buy.
+--control runs, instead of the runs, the equal-steps control of each finished (method, seed):
+round 0 retrained on round 0's data alone for as many optimizer steps as the run's last round
+took (RUN_DIR/METHOD/seed-S-control, round 0's collection and labels copied and reused, training
+and evaluation redone), then tables everything. An epoch budget gives later rounds more steps;
+the control says how much of a climb more steps alone buy.
 
 The JSON (`--out`): {"command", "wall_s", "config": overrides, "methods": {METHOD: {"rounds":
 [{"round", "resolve_rate", "ci95", "num_tasks", "num_episodes", "train_pass_rate"}], "pairs":
@@ -68,9 +69,13 @@ def run_all(args: argparse.Namespace, log) -> list[Path]:
             shutil.copytree(run_dirs[0] / "base", run_dir / "base")
         log(f"[rounds_bench] {method} seed {seed}: {run_dir}")
         run_dirs.append(run_loop(config, log=log))
-        if args.control:
-            run_control(args, method, seed, log)
     return run_dirs
+
+
+def run_controls(args: argparse.Namespace, log) -> None:
+    for seed, method in itertools.product(args.seeds, args.methods):
+        if run_control(args, method, seed, log) is None:
+            log(f"[rounds_bench] {method} seed {seed}: no finished later round, no control")
 
 
 def control_dir(run_dir: Path) -> Path:
@@ -302,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--eval-tasks", type=int, default=60)
     parser.add_argument("--summarize-only", action="store_true", help="table what is on disk")
-    parser.add_argument("--control", action="store_true", help="round 0 at the last round's steps")
+    parser.add_argument(
+        "--control", action="store_true", help="instead of the runs: round 0 at their last steps"
+    )
     parser.add_argument("--out", default="benchmarks/results/rounds_bench.json")
     parser.add_argument("overrides", nargs="*", help="LoopConfig key=value overrides")
     args = parser.parse_args(argv)
@@ -311,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.time()
     if not args.summarize_only:
         setup_logging()
-        run_all(args, print)
+        (run_controls if args.control else run_all)(args, print)
     runs, rates, controls = {}, {}, {}
     for method in args.methods:
         for seed in args.seeds:

@@ -68,6 +68,11 @@ class TrainConfig:
     num_epochs: float = 1.0
     """Passes over the data (ignored when max_steps > 0); fractional passes round up to whole
     steps, so a round's budget can follow its data (more data, more steps, same passes)."""
+    epochs_of: Literal["trained", "collected"] = "trained"
+    """What num_epochs counts passes over: the trajectories the masking mode trains on, or every
+    trajectory of the datasets, the untrainable ones too (RFT's unresolved, SRFT's all-masked;
+    those past max_resolved_per_task or longer than a row are left out either way). With
+    "collected" the methods compared on the same data get the same optimizer steps."""
     max_resolved_per_task: int = 0
     """Keep at most this many resolved trajectories per task, shortest first, across every
     dataset (0: all); unresolved ones are kept for srft's step labels."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from srft_ray.train.config import TrainConfig
@@ -58,9 +58,14 @@ class DataStats:
     """Observations re-rendered with the policy's observation template (they differed)."""
     num_shortened_observations: int = 0
     """Of those, observations the policy's template shows shorter than recorded."""
+    untrainable_lengths: list[int] = field(default_factory=list)
+    """Token counts of the untrainable trajectories that fit a row: what an epoch budget over
+    the collected data (train.epochs_of="collected") counts beside the kept documents."""
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        found = asdict(self)
+        del found["untrainable_lengths"]
+        return found
 
 
 RENDER_COUNTERS = (
@@ -111,6 +116,7 @@ def documents_from_rendered(
         )
         if doc.num_trained_tokens == 0:
             stats.num_dropped_untrainable += 1
+            stats.untrainable_lengths.append(len(doc))
             continue
         docs.append(doc)
         stats.num_documents += 1
@@ -204,7 +210,16 @@ class PackedSchedule:
     OPEN_ROWS = 4
     """Rows filled at once; the oldest is closed when another must open."""
 
-    def __init__(self, docs: Sequence[Document], config: TrainConfig, world_size: int, pad_id: int):
+    def __init__(
+        self,
+        docs: Sequence[Document],
+        config: TrainConfig,
+        world_size: int,
+        pad_id: int,
+        untrainable_lengths: Sequence[int] = (),
+    ):
+        """`untrainable_lengths`: the collected trajectories the mode does not train on, which
+        an epoch counts when config.epochs_of is "collected"."""
         if not docs:
             raise TrainDataError("no documents to schedule")
         self.docs = docs
@@ -219,7 +234,10 @@ class PackedSchedule:
         self._open: list[list[int]] = []
         self._room: list[int] = []
         self._next_epoch = 0
-        rows_per_epoch = len(plan_bins([len(d) for d in docs], self.capacity))
+        lengths = [len(d) for d in docs]
+        if config.epochs_of == "collected":
+            lengths += list(untrainable_lengths)
+        rows_per_epoch = len(plan_bins(lengths, self.capacity))
         self.steps_per_epoch = max(1, math.ceil(rows_per_epoch / self.per_step))
         """Nominal: steps that one pass over the data takes."""
         if config.max_steps > 0:

@@ -202,7 +202,7 @@ def _train(config: TrainConfig, ctx: DistContext, report: Reporter | None) -> Tr
     source_dtype = causal_lm.config.dtype
     docs, stats = load_documents(config, tokenizer, vocab)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    schedule = PackedSchedule(docs, config, ctx.world_size, pad_id)
+    schedule = PackedSchedule(docs, config, ctx.world_size, pad_id, stats.untrainable_lengths)
     if ctx.is_main:
         logger.info(
             f"[train] {model_path}: {stats.num_documents}/{stats.num_trajectories} trajectories "

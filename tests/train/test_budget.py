@@ -76,3 +76,19 @@ def test_an_epoch_budget_scales_the_steps_with_the_data():
         assert schedule.total_steps == math.ceil(1.5 * schedule.steps_per_epoch)
         assert 1.3 <= schedule.epochs_at(schedule.total_steps) <= 1.7, count
     assert 1.7 <= large.total_steps / small.total_steps <= 2.3
+
+
+def test_an_epoch_of_the_collected_data_gives_every_method_the_same_steps():
+    # RFT trains on the resolved half of what SRFT trains on. An epoch of its own documents is
+    # half SRFT's steps; an epoch of the collected data (untrainable ones counted) is the same.
+    docs = _docs(40, 3)
+    resolved, unresolved = docs[:20], docs[20:]
+    lengths = [len(d) for d in unresolved]
+    own = TrainConfig(tokens_per_micro_batch=4096, num_epochs=1.0)
+    collected = TrainConfig(tokens_per_micro_batch=4096, num_epochs=1.0, epochs_of="collected")
+    srft = PackedSchedule(docs, collected, 1, pad_id=0)
+    rft = PackedSchedule(resolved, collected, 1, pad_id=0, untrainable_lengths=lengths)
+    assert rft.total_steps == srft.total_steps == PackedSchedule(docs, own, 1, 0).total_steps
+    rft_own = PackedSchedule(resolved, own, 1, pad_id=0, untrainable_lengths=lengths)
+    assert rft_own.total_steps < 0.6 * srft.total_steps
+    assert 1.7 <= rft.epochs_at(rft.total_steps) <= 2.3  # RFT passes its half about twice

@@ -159,6 +159,23 @@ def test_too_long_and_untrainable_are_counted_skips(tiny_model_dir, labelled_sto
     assert len(result.losses) == 1
 
 
+def test_an_epoch_of_the_collected_data_is_as_many_steps_for_rft_as_for_all(
+    tiny_model_dir, labelled_store, tmp_path
+):
+    """RFT keeps the 6 resolved of 12 trajectories: one epoch of its own documents is fewer
+    steps than mode all's, one epoch of the collected data (epochs_of="collected") the same."""
+    budget = dict(max_steps=0, num_epochs=1.0, tokens_per_micro_batch=400)
+
+    def steps(mode: str, epochs_of: str) -> int:
+        masking = MaskingConfig(mode=mode, max_length=None)
+        config = tiny_config(tiny_model_dir, labelled_store, tmp_path, masking=masking, **budget)
+        return train_loop(dataclasses.replace(config, epochs_of=epochs_of)).num_steps
+
+    everything = steps("all", "trained")
+    assert steps("all", "collected") == everything
+    assert steps("rft", "collected") == everything > steps("rft", "trained")
+
+
 def test_frozen_layers_stay_as_loaded_and_the_rest_train(tiny_model_dir, labelled_store, tmp_path):
     """freeze_layers=1 with frozen embeddings: layer 0 and the embedding are bit-identical to
     the starting weights, every later layer moved; more layers than the model has is an error."""
