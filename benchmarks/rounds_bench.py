@@ -107,8 +107,10 @@ def control_outcomes(control: Path, steps: int) -> dict[str, list[bool]] | None:
     trained = train.get("status") == "done" and (
         train.get("metrics", {}).get("num_optimizer_steps") == steps
     )
-    evaluated = evaluate.get("status") == "done" and (
-        evaluate.get("finished_at", 0) >= train.get("finished_at", float("inf"))
+    evaluated = (
+        trained
+        and evaluate.get("status") == "done"
+        and ((evaluate.get("finished_at") or 0) >= (train.get("finished_at") or float("inf")))
     )
     return eval_outcomes(control / "round-000" / "eval") if trained and evaluated else None
 

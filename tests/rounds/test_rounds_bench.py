@@ -125,7 +125,9 @@ def test_rounds_bench_without_evaluations_says_so(tmp_path, capsys):
     assert code == 2 and "no evaluations" in capsys.readouterr().err
 
 
-def write_manifest(round_dir: Path, steps: int, trained_at: float, evaluated_at: float) -> None:
+def write_manifest(
+    round_dir: Path, steps: int, trained_at: float | None, evaluated_at: float
+) -> None:
     stages = {
         "train": {"status": "done", "finished_at": trained_at,
                   "metrics": {"num_optimizer_steps": steps}},
@@ -157,6 +159,8 @@ def test_the_control_is_round_zero_at_the_last_rounds_steps_on_the_same_tasks(tm
             "--out", str(out)]  # fmt: skip
     assert bench.main(argv) == 0 and "controls" not in json.loads(out.read_text())
     write_manifest(control / "round-000", 75, 100.0, 50.0)  # trained, not yet evaluated again
+    assert bench.main(argv) == 0 and "controls" not in json.loads(out.read_text())
+    write_manifest(control / "round-000", 75, None, 5.0)  # no finish time recorded
     assert bench.main(argv) == 0 and "controls" not in json.loads(out.read_text())
 
     shutil.rmtree(control / "round-000" / "eval")
