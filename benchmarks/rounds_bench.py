@@ -23,6 +23,7 @@ The JSON (`--out`): {"command", "wall_s", "config": overrides, "methods": {METHO
 [{"round", "resolve_rate", "ci95", "num_tasks", "num_episodes", "train_pass_rate"}], "pairs":
 {"r1-vs-r0": {"diff", "ci95", "p", "num_tasks"}, ...}}}, "between": {"srft-vs-rft@r1": ...},
 "controls": {METHOD: {"steps", "resolve_rate", "ci95", "pairs": {"r2-vs-r0@75": ...}}}}.
+"between" also has "srft-vs-rft@climb-r2-r0": per task, srft's round 2 - round 0 minus rft's.
 A held-out task whose episode failed counts as unresolved (every failure is in the denominator).
 """
 
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from srft_ray.present.climb import eval_outcomes
-from srft_ray.rounds.stats import Outcomes, paired_comparison, resolve_rate_ci
+from srft_ray.rounds.stats import Outcomes, climb_comparison, paired_comparison, resolve_rate_ci
 
 # ----------------------------------------------------------------------------- the runs
 
@@ -216,11 +217,19 @@ def summarize(
         methods[method] = {"rounds": table, "pairs": dict(sorted(pairs.items()))}
     between = {}
     for a, b in itertools.combinations(sorted(by_round), 2):
-        for r in sorted(set(by_round[a]) & set(by_round[b])):
+        shared = sorted(set(by_round[a]) & set(by_round[b]))
+        for r in shared:
             if r >= 0:
                 between[f"{b}-vs-{a}@r{r}"] = _rounded(
                     paired_comparison(by_round[b][r], by_round[a][r])
                 )
+        if shared and shared[-1] > 0 and 0 in shared:  # whose climb from round 0 is larger
+            last = shared[-1]
+            between[f"{b}-vs-{a}@climb-r{last}-r0"] = _rounded(
+                climb_comparison(
+                    by_round[b][last], by_round[b][0], by_round[a][last], by_round[a][0]
+                )
+            )
     return {"methods": methods, "between": between}
 
 

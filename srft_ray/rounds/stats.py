@@ -91,6 +91,28 @@ def paired_comparison(
     if not tasks:
         raise ValueError("paired comparison: the two methods share no evaluated task")
     diffs = [rates_a[t] - rates_b[t] for t in tasks]
+    return paired_test(diffs, num_resamples=num_resamples, seed=seed, level=level)
+
+
+def climb_comparison(
+    b_last: Outcomes, b_first: Outcomes, a_last: Outcomes, a_first: Outcomes, **test_options
+) -> dict[str, float | list[float] | int]:
+    """Does B climb more than A? Per task (B's last - B's first) - (A's last - A's first), over
+    the tasks all four were evaluated on, with paired_test's interval and p-value."""
+    rates = [per_task_rates(o) for o in (b_last, b_first, a_last, a_first)]
+    tasks = sorted(set.intersection(*(set(r) for r in rates)))
+    if not tasks:
+        raise ValueError("climb comparison: the rounds share no evaluated task")
+    bl, bf, al, af = rates
+    diffs = [(bl[t] - bf[t]) - (al[t] - af[t]) for t in tasks]
+    return paired_test(diffs, **test_options)
+
+
+def paired_test(
+    diffs: Sequence[float], *, num_resamples: int = 5000, seed: int = 0, level: float = 0.95
+) -> dict[str, float | list[float] | int]:
+    """Mean of per-task differences: a bootstrap percentile interval over tasks and a two-sided
+    sign-flip permutation p-value."""
     observed = sum(diffs) / len(diffs)
     rng = random.Random(seed)
     boot = [sum(rng.choice(diffs) for _ in diffs) / len(diffs) for _ in range(num_resamples)]
@@ -103,7 +125,7 @@ def paired_comparison(
         "diff": observed,
         "ci95": [_percentile(boot, alpha), _percentile(boot, 1 - alpha)],
         "p": (extreme + 1) / (num_resamples + 1),
-        "num_tasks": len(tasks),
+        "num_tasks": len(diffs),
     }
 
 

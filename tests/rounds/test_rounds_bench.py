@@ -98,7 +98,11 @@ def test_rounds_bench_tables_paired_rounds_and_methods(tmp_path):
     srft = result["methods"]["srft"]
     assert set(srft["pairs"]) == {"r0-vs-base", "r1-vs-r0"}
     assert srft["rounds"][2]["resolve_rate"] == pytest.approx(0.75)
-    assert set(result["between"]) == {"srft-vs-rft@r0", "srft-vs-rft@r1"}
+    assert set(result["between"]) == {"srft-vs-rft@r0", "srft-vs-rft@r1", "srft-vs-rft@climb-r1-r0"}
+    climb = result["between"]["srft-vs-rft@climb-r1-r0"]
+    # per task, seeds pooled: srft climbs t-c by 1; rft climbs t-a and t-b by 0.5 each
+    # (t-d: seed 0 lost it, its episode missing; seed 1 gained it)
+    assert climb["diff"] == pytest.approx((-0.5 - 0.5 + 1 + 0) / 4) and climb["num_tasks"] == 4
     assert result["between"]["srft-vs-rft@r1"]["num_tasks"] == 4
 
 

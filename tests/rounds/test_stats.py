@@ -59,6 +59,22 @@ def test_paired_comparison_needs_shared_tasks():
         stats.paired_comparison(_outcomes({"a": [True]}), _outcomes({"b": [True]}))
 
 
+def test_a_climb_is_the_per_task_difference_of_two_rounds_differences():
+    # B gains t0-t9 from its first to its last round; A gains t0-t4 and loses t20-t22.
+    b_first = _outcomes({f"t{i}": [i >= 20] for i in range(30)})
+    b_last = _outcomes({f"t{i}": [i < 10 or i >= 20] for i in range(30)})
+    a_first = _outcomes({f"t{i}": [i >= 20] for i in range(30)})
+    a_last = _outcomes({f"t{i}": [i < 5 or i >= 23] for i in range(30)})
+    climb = stats.climb_comparison(b_last, b_first, a_last, a_first, num_resamples=500)
+    assert climb["diff"] == pytest.approx((10 - (5 - 3)) / 30) and climb["num_tasks"] == 30
+    assert climb["ci95"][0] <= climb["diff"] <= climb["ci95"][1]
+    # Against a method that stands still, B's climb is B's own paired round difference.
+    own = stats.paired_comparison(b_last, b_first, num_resamples=500)
+    assert stats.climb_comparison(b_last, b_first, a_first, a_first, num_resamples=500) == own
+    with pytest.raises(ValueError, match="share no evaluated task"):
+        stats.climb_comparison(b_last, b_first, _outcomes({"x": [True]}), a_first)
+
+
 def test_mcnemar_exact_two_sided_binomial():
     a = {f"t{i}": True for i in range(10)}
     b = {f"t{i}": i >= 8 for i in range(10)}  # a alone solves 8, b alone solves 0
