@@ -6,9 +6,10 @@ observation (long observations cut in the middle); no label of any source is sho
     python benchmarks/hand_label_dump.py --store RUN/round-000/eval/trajectories --set greedy \
         --tasks generated:400:0:1 --out /tmp/greedy.md [--max-episodes 20]
 
---instances REGEX keeps the episodes of the matching tasks only. --id-prefix P renames the episodes P/TRAJECTORY_ID (episodes of another run may carry the same
-ids as those already labelled) and --copy-to STORE appends them, so renamed, to the store the
-labels are scored on (benchmarks/data/hand_labelled_episodes).
+--instances REGEX keeps the episodes of the matching tasks only. --id-prefix P renames the
+episodes P/TRAJECTORY_ID (episodes of another run may carry the same ids as those already
+labelled) and --copy-to STORE appends them, so renamed, to the store the labels are scored on
+(benchmarks/data/hand_labelled_episodes).
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import shlex
 import shutil
 import sys
@@ -83,16 +82,24 @@ def control_dir(run_dir: Path) -> Path:
     return run_dir.with_name(f"{run_dir.name}-control")
 
 
+def _train_and_evaluate(round_dir: Path):
+    """A round's train and evaluate stage records (StageRecord), or None before its manifest."""
+    from srft_ray.runstate.manifest import RoundManifest
+
+    path = round_dir / "manifest.json"
+    if not path.exists():
+        return None
+    stages = RoundManifest.load(path).stages
+    return stages["train"], stages["evaluate"]
+
+
 def last_round_steps(run_dir: Path) -> tuple[int, int] | None:
     """(the last trained round, its optimizer steps), from the run's manifests."""
     last = None
     for folder in sorted(run_dir.glob("round-*")):
-        manifest = folder / "manifest.json"
-        if not manifest.exists():
-            continue
-        train = json.loads(manifest.read_text())["stages"].get("train", {})
-        steps = train.get("metrics", {}).get("num_optimizer_steps")
-        if train.get("status") == "done" and steps:
+        records = _train_and_evaluate(folder)
+        steps = records[0].metrics.get("num_optimizer_steps") if records else None
+        if records and records[0].status == "done" and steps:
             last = (int(folder.name.split("-")[1]), int(steps))
     return last
 
@@ -100,20 +107,17 @@ def last_round_steps(run_dir: Path) -> tuple[int, int] | None:
 def control_outcomes(control: Path, steps: int) -> dict[str, list[bool]] | None:
     """The control's round-0 evaluation, only once it evaluated a model trained for `steps`
     (a copied round 0 holds the original's evaluation until the control redoes it)."""
-    manifest = control / "round-000" / "manifest.json"
-    if not manifest.exists():
+    records = _train_and_evaluate(control / "round-000")
+    if records is None:
         return None
-    stages = json.loads(manifest.read_text())["stages"]
-    train, evaluate = stages.get("train", {}), stages.get("evaluate", {})
-    trained = train.get("status") == "done" and (
-        train.get("metrics", {}).get("num_optimizer_steps") == steps
-    )
+    train, evaluate = records
     evaluated = (
-        trained
-        and evaluate.get("status") == "done"
-        and ((evaluate.get("finished_at") or 0) >= (train.get("finished_at") or float("inf")))
+        train.status == "done"
+        and train.metrics.get("num_optimizer_steps") == steps
+        and evaluate.status == "done"
+        and (evaluate.finished_at or 0) >= (train.finished_at or float("inf"))
     )
-    return eval_outcomes(control / "round-000" / "eval") if trained and evaluated else None
+    return eval_outcomes(control / "round-000" / "eval") if evaluated else None
 
 
 def control_overrides(args: argparse.Namespace, method: str, seed: int, steps: int) -> list[str]:
@@ -169,6 +173,13 @@ def train_pass_rate(run_dir: Path, round_index: int) -> float | None:
     return sum(resolved) / len(resolved) if resolved else None
 
 
+def all_tasks(runs: dict[str, dict[str, dict[int, dict[str, list[bool]]]]]) -> list[str]:
+    """Every task id any round of any run was evaluated on."""
+    return sorted(
+        {t for seeds in runs.values() for rs in seeds.values() for o in rs.values() for t in o}
+    )
+
+
 def filled(outcomes: dict[str, list[bool]], tasks: list[str]) -> dict[str, list[bool]]:
     """Every held-out task, one unresolved sample where its episode is missing (failed)."""
     return {task: list(outcomes.get(task) or [False]) for task in tasks}
@@ -181,9 +192,7 @@ def summarize(
     """runs: method -> seed -> round -> instance_id -> flags. Rounds every seed of a method
     reached are tabled; pairs are over the same task ids, pooled over seeds."""
     pass_rates = pass_rates or {}
-    tasks = sorted(
-        {t for seeds in runs.values() for rs in seeds.values() for o in rs.values() for t in o}
-    )
+    tasks = all_tasks(runs)
     methods: dict[str, Any] = {}
     by_round: dict[str, dict[int, Outcomes]] = {}
     for method, seeds in runs.items():
@@ -240,9 +249,7 @@ def summarize_controls(
     """controls: method -> seed -> (last round, its steps, the control's outcomes). The control
     against round 0 (what more steps buy) and the last round against the control (what the
     later rounds' data buys at equal steps), on the same task ids, pooled over seeds."""
-    tasks = sorted(
-        {t for seeds in runs.values() for rs in seeds.values() for o in rs.values() for t in o}
-    )
+    tasks = all_tasks(runs)
     found = {}
     for method, seeds in controls.items():
         shapes = {(last, steps) for last, steps, _ in seeds.values()}

@@ -129,15 +129,17 @@ def test_rounds_bench_without_evaluations_says_so(tmp_path, capsys):
     assert code == 2 and "no evaluations" in capsys.readouterr().err
 
 
-def write_manifest(
-    round_dir: Path, steps: int, trained_at: float | None, evaluated_at: float
-) -> None:
-    stages = {
-        "train": {"status": "done", "finished_at": trained_at,
-                  "metrics": {"num_optimizer_steps": steps}},
-        "evaluate": {"status": "done", "finished_at": evaluated_at},
-    }  # fmt: skip
-    (round_dir / "manifest.json").write_text(json.dumps({"stages": stages}))
+def write_manifest(round_dir: Path, steps: int, trained_at: float | None, evaluated_at: float):
+    """A round manifest in the loop's own format, train and evaluate done at these times."""
+    from srft_ray.runstate.manifest import RoundManifest, StageRecord
+
+    index = int(round_dir.name.split("-")[1])
+    manifest = RoundManifest.empty(round_dir.parent, index)
+    manifest.stages["train"] = StageRecord(
+        status="done", finished_at=trained_at, metrics={"num_optimizer_steps": steps}
+    )
+    manifest.stages["evaluate"] = StageRecord(status="done", finished_at=evaluated_at)
+    manifest.save()
 
 
 def test_the_control_is_round_zero_at_the_last_rounds_steps_on_the_same_tasks(tmp_path):
